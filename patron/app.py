@@ -1,0 +1,132 @@
+"""The web application: ``create_app()`` wires settings, database, routes and middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from patron import __version__
+from patron.auth.ratelimit import PostgresCounters, RateLimiter, RedisCounters
+from patron.config import Settings, get_settings
+from patron.db.engine import Database
+from patron.errors import install_error_handlers
+from patron.kit.crypto import SecretBox
+from patron.logs import configure_logging
+from patron.web.csrf import verify_csrf
+from patron.web.errors import render_error_page
+from patron.web.middleware import (
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
+from patron.web.templating import STATIC_DIR
+from patron.worker.app import run_worker, set_runtime
+
+log = structlog.get_logger(__name__)
+
+API_DESCRIPTION = """
+Patron's REST API. Authenticate with an API key (`Authorization: Bearer ptk_...`), created
+in the panel under *My API keys* or with `patron apikey create`. Errors always look like
+`{"error": {"code": "...", "message": "...", "details": [...]}}`. Lists use keyset pagination:
+pass `next_cursor` back as `cursor`.
+"""
+
+
+def api_routers() -> list[APIRouter]:
+    from patron.audit.api import router as audit_api
+    from patron.auth.api import router as keys_api
+    from patron.users.api import router as users_api
+    from patron.worker.api import router as jobs_api
+
+    return [users_api, keys_api, audit_api, jobs_api]
+
+
+def panel_routers() -> list[APIRouter]:
+    from patron.account.views import router as account_views
+    from patron.audit.views import router as audit_views
+    from patron.auth.views import router as auth_views
+    from patron.mail.views import router as mail_views
+    from patron.users.views import router as users_views
+    from patron.web.views import router as web_views
+    from patron.worker.views import router as jobs_views
+
+    return [web_views, auth_views, account_views, users_views, audit_views, jobs_views, mail_views]
+
+
+def ops_routers() -> list[APIRouter]:
+    from patron.ops.views import router as ops_router
+
+    return [ops_router]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    run_worker_in_process: bool = False,
+) -> FastAPI:
+    settings = settings or get_settings()
+    settings.check_production_safety()
+    configure_logging(json=settings.json_logs, level=settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or Database.from_settings(settings)
+        app.state.database = db
+        app.state.limiter = RateLimiter(
+            RedisCounters(settings.redis_url) if settings.redis_url else PostgresCounters(db.engine)
+        )
+        set_runtime(settings, db)
+        worker: asyncio.Task[None] | None = None
+        if run_worker_in_process:
+            worker = asyncio.create_task(run_worker(db, name="patron-serve"))
+        log.info("patron_started", version=__version__, environment=settings.environment)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await worker
+            await app.state.limiter.store.close()
+            if database is None:
+                await db.dispose()
+
+    app = FastAPI(
+        title="Patron API",
+        version=__version__,
+        description=API_DESCRIPTION,
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.box = SecretBox(settings)
+    if database is not None:
+        app.state.database = database
+
+    install_error_handlers(app, render_error_page)
+    for router in api_routers() + ops_routers():
+        app.include_router(router)
+    # every panel route checks the CSRF token of unsafe requests
+    panel = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+    for router in panel_routers():
+        panel.include_router(router)
+    app.include_router(panel)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon(request: Request) -> Response:
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.https)
+    app.add_middleware(RequestContextMiddleware)
+    return app

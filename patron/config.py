@@ -1,0 +1,115 @@
+"""Settings read from the environment (``PATRON_`` prefix) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 (refused in production)
+
+
+class ConfigurationError(RuntimeError):
+    """Settings that must not be used together or in this mode."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PATRON_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "production", "test"] = "development"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    old_secret_keys: list[SecretStr] = Field(default_factory=list)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = ""
+    data_dir: Path = Path("var")
+
+    database_url: str = ""
+    database_read_url: str = ""
+    database_pool_size: int = Field(default=10, ge=1)
+    redis_url: str = ""
+
+    demo_password: SecretStr | None = None
+    demo_data: bool = True
+
+    session_idle_minutes: int = Field(default=8 * 60, ge=1)
+    session_absolute_hours: int = Field(default=7 * 24, ge=1)
+    login_max_failures: int = Field(default=10, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    rate_limit_login_per_minute: int = Field(default=20, ge=1)
+    rate_limit_reset_per_hour: int = Field(default=10, ge=1)
+    rate_limit_2fa_per_minute: int = Field(default=10, ge=1)
+    password_reset_hours: int = Field(default=2, ge=1)
+    invite_days: int = Field(default=7, ge=1)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool | None = None  # None: use STARTTLS when the server offers it
+    smtp_use_tls: bool = False
+    mail_from: str = "Patron <patron@localhost>"
+
+    log_level: str = "INFO"
+    log_json: bool | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return not self.database_url
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def json_logs(self) -> bool:
+        return self.is_production if self.log_json is None else self.log_json
+
+    @property
+    def seeds_demo_data(self) -> bool:
+        return self.demo_data and not self.is_production
+
+    def check_production_safety(self) -> None:
+        """Refuse settings that are only acceptable on a developer's machine."""
+        if not self.is_production:
+            return
+        problems = []
+        if self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+            problems.append("PATRON_SECRET_KEY is the default; set a long random value")
+        if len(self.secret_key.get_secret_value()) < 32:
+            problems.append("PATRON_SECRET_KEY must be at least 32 characters")
+        if self.demo_password is not None or (
+            "demo_data" in self.model_fields_set and self.demo_data
+        ):
+            problems.append("demo data is requested; demo data is never created in production")
+        if problems:
+            raise ConfigurationError("Refusing to start in production: " + "; ".join(problems))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

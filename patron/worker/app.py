@@ -1,0 +1,89 @@
+"""The Procrastinate app every task registers on, and what a running job needs."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import procrastinate
+import structlog
+
+from patron.config import Settings
+from patron.db.engine import Database, libpq_url
+
+log = structlog.get_logger(__name__)
+
+TASK_MODULES = ["patron.worker.tasks"]
+
+# The connector is replaced by a real one when a worker or web process starts.
+job_app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+
+
+_runtime: Runtime | None = None
+
+
+def set_runtime(settings: Settings, database: Database) -> None:
+    global _runtime
+    _runtime = Runtime(settings, database)
+
+
+def runtime() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("the job runtime is not configured; call set_runtime() first")
+    return _runtime
+
+
+def connected_app(database: Database) -> procrastinate.App:
+    connector = procrastinate.PsycopgConnector(
+        conninfo=libpq_url(database.url),
+        kwargs={"application_name": "patron-worker"},
+        min_size=1,
+        max_size=4,
+    )
+    return job_app.with_connector(connector)
+
+
+async def record_failures(
+    call_next: Callable[[], Awaitable[Any]], context: procrastinate.JobContext, worker: Any
+) -> Any:
+    """Worker middleware: keep the error of every failed attempt for the admin panel."""
+    try:
+        return await call_next()
+    except Exception as error:
+        job = context.job
+        log.warning("job_failed", job_id=job.id, task=job.task_name, error=str(error))
+        from patron.worker.service import save_failure
+
+        await save_failure(
+            runtime().database,
+            job_id=job.id or 0,
+            task_name=job.task_name,
+            attempt=job.attempts + 1,
+            error=f"{type(error).__name__}: {error}",
+            trace="".join(traceback.format_exception(error))[-8000:],
+        )
+        raise
+
+
+async def run_worker(
+    database: Database, *, concurrency: int = 4, name: str = "patron", wait: bool = True
+) -> None:
+    """Run jobs until cancelled or stopped; with ``wait=False``, until the queue is empty."""
+    app = connected_app(database)
+    async with app.open_async():
+        await app.run_worker_async(
+            concurrency=concurrency,
+            name=name,
+            wait=wait,
+            install_signal_handlers=False,
+            worker_middleware=[record_failures],
+            delete_jobs="successful",
+        )

@@ -1,0 +1,6 @@
+"""Every module that defines tasks, imported so that a worker knows them all."""
+
+from patron.mail import tasks as mail_tasks
+from patron.ops import tasks as ops_tasks
+
+__all__ = ["mail_tasks", "ops_tasks"]

@@ -1,0 +1,186 @@
+"""Every route, every role: who may call what.
+
+The table below must name every route; a new route without an entry fails the suite, so
+nobody adds an endpoint without deciding who may use it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx2
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from patron.app import api_routers, ops_routers, panel_routers
+from patron.auth.scopes import BUILTIN_ROLE_NAMES
+from tests.conftest import MakeKey, MakeUser, bearer, form_token, principal_for, sign_in
+
+PUBLIC = "public"  # anyone, signed in or not
+SIGNED = "signed"  # any signed-in person or API key
+
+RULES: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/me"): SIGNED,
+    ("GET", "/api/v1/scopes"): SIGNED,
+    ("GET", "/api/v1/users"): "users:read",
+    ("GET", "/api/v1/users/{user_id}"): "users:read",
+    ("POST", "/api/v1/users"): "settings:admin",
+    ("PATCH", "/api/v1/users/{user_id}"): "settings:admin",
+    ("POST", "/api/v1/users/{user_id}/unlock"): "settings:admin",
+    ("POST", "/api/v1/users/{user_id}/invite"): "settings:admin",
+    ("GET", "/api/v1/roles"): "users:read",
+    ("GET", "/api/v1/roles/{name}"): "users:read",
+    ("POST", "/api/v1/roles"): "settings:admin",
+    ("PATCH", "/api/v1/roles/{name}"): "settings:admin",
+    ("DELETE", "/api/v1/roles/{name}"): "settings:admin",
+    ("GET", "/api/v1/teams"): "users:read",
+    ("POST", "/api/v1/teams"): "settings:admin",
+    ("GET", "/api/v1/api-keys"): SIGNED,
+    ("POST", "/api/v1/api-keys"): SIGNED,
+    ("GET", "/api/v1/api-keys/{key_id}"): SIGNED,
+    ("DELETE", "/api/v1/api-keys/{key_id}"): SIGNED,
+    ("GET", "/api/v1/audit-events"): "audit:read",
+    ("GET", "/api/v1/jobs/failed"): "settings:admin",
+    ("GET", "/api/v1/jobs/counts"): "settings:admin",
+    ("POST", "/api/v1/jobs/{job_id}/retry"): "settings:admin",
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+    ("GET", "/"): SIGNED,
+    ("GET", "/api/docs"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("GET", "/login/2fa"): PUBLIC,
+    ("POST", "/login/2fa"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,
+    ("GET", "/password/forgot"): PUBLIC,
+    ("POST", "/password/forgot"): PUBLIC,
+    ("GET", "/password/reset/{token}"): PUBLIC,
+    ("POST", "/password/reset/{token}"): PUBLIC,
+    ("GET", "/invite/{token}"): PUBLIC,
+    ("POST", "/invite/{token}"): PUBLIC,
+    ("GET", "/account"): SIGNED,
+    ("POST", "/account"): SIGNED,
+    ("POST", "/account/password"): SIGNED,
+    ("GET", "/account/security"): SIGNED,
+    ("GET", "/account/2fa/setup"): SIGNED,
+    ("POST", "/account/2fa/setup"): SIGNED,
+    ("GET", "/account/2fa/qr.svg"): SIGNED,
+    ("POST", "/account/2fa/disable"): SIGNED,
+    ("POST", "/account/2fa/recovery-codes"): SIGNED,
+    ("POST", "/account/sessions/{session_id}/revoke"): SIGNED,
+    ("POST", "/account/sessions/revoke-others"): SIGNED,
+    ("GET", "/account/api-keys"): SIGNED,
+    ("POST", "/account/api-keys"): SIGNED,
+    ("POST", "/account/api-keys/{key_id}/revoke"): SIGNED,
+    ("GET", "/admin/users"): "settings:admin",
+    ("GET", "/admin/users/new"): "settings:admin",
+    ("POST", "/admin/users/new"): "settings:admin",
+    ("GET", "/admin/users/{user_id}"): "settings:admin",
+    ("POST", "/admin/users/{user_id}"): "settings:admin",
+    ("POST", "/admin/users/{user_id}/{action}"): "settings:admin",
+    ("POST", "/admin/users/{user_id}/api-keys"): "settings:admin",
+    ("POST", "/admin/teams"): "settings:admin",
+    ("GET", "/admin/roles"): "settings:admin",
+    ("GET", "/admin/roles/new"): "settings:admin",
+    ("POST", "/admin/roles/new"): "settings:admin",
+    ("GET", "/admin/roles/{name}"): "settings:admin",
+    ("POST", "/admin/roles/{name}"): "settings:admin",
+    ("POST", "/admin/roles/{name}/delete"): "settings:admin",
+    ("GET", "/admin/api-keys"): "settings:admin",
+    ("POST", "/admin/api-keys/{key_id}/revoke"): "settings:admin",
+    ("GET", "/admin/audit"): "audit:read",
+    ("GET", "/admin/jobs"): "settings:admin",
+    ("POST", "/admin/jobs/{job_id}/retry"): "settings:admin",
+    ("GET", "/admin/mailbox"): "settings:admin",
+    ("GET", "/admin/mailbox/{message_id}"): "settings:admin",
+}
+
+
+def all_routes() -> set[tuple[str, str]]:
+    routes = set()
+    for router in api_routers() + panel_routers() + ops_routers():
+        for route in router.routes:
+            for method in getattr(route, "methods", set()) - {"HEAD"}:
+                routes.add((method, route.path))  # type: ignore[attr-defined]
+    return routes
+
+
+def test_every_route_has_a_permission_rule() -> None:
+    routes = all_routes()
+    assert routes - set(RULES) == set(), "add these routes to RULES"
+    assert set(RULES) - routes == set(), "these rules name routes that no longer exist"
+
+
+def _fill(path: str, values: dict[str, str]) -> str:
+    for name, value in values.items():
+        path = path.replace("{" + name + "}", value)
+    return path
+
+
+@pytest.mark.parametrize("role", BUILTIN_ROLE_NAMES)
+async def test_each_role_reaches_exactly_what_its_scopes_allow(
+    role: str,
+    client: httpx2.AsyncClient,
+    make_user: MakeUser,
+    make_key: MakeKey,
+    db: AsyncSession,
+) -> None:
+    person = await make_user(role)
+    scopes = (await principal_for(db, person.user)).scopes
+    key = await make_key(person)
+    target = await make_user("analyst")
+    values = {
+        "user_id": str(target.user.id),
+        "name": "marketing",
+        "key_id": str(uuid.uuid4()),
+        "job_id": "999999",
+        "session_id": str(uuid.uuid4()),
+        "message_id": str(uuid.uuid4()),
+        "token": "not-a-real-token",
+        "action": "unlock",
+    }
+    await sign_in(client, person)
+    token = await form_token(client)
+    checked = 0
+    for (method, template), rule in sorted(RULES.items()):
+        if rule == PUBLIC:
+            continue
+        path = _fill(template, values)
+        if path.startswith("/api/"):
+            response = await client.request(
+                method,
+                path,
+                headers=bearer(key),
+                json={} if method in ("POST", "PATCH") else None,
+            )
+        else:
+            data = {"csrf_token": token} if method == "POST" else None
+            response = await client.request(method, path, data=data)
+        allowed = rule == SIGNED or rule in scopes
+        if allowed:
+            assert response.status_code not in (401, 403), (role, method, path, response.text)
+        else:
+            assert response.status_code == 403, (role, method, path, response.status_code)
+        checked += 1
+    assert checked > 40
+
+
+async def test_signed_out_callers_are_refused_everything_but_public_routes(
+    client: httpx2.AsyncClient,
+) -> None:
+    values = {k: str(uuid.uuid4()) for k in ("user_id", "key_id", "session_id", "message_id")}
+    values.update({"name": "sales", "job_id": "1", "action": "unlock", "token": "x"})
+    for (method, template), rule in sorted(RULES.items()):
+        if rule == PUBLIC:
+            continue
+        path = _fill(template, values)
+        response = await client.request(method, path)
+        if path.startswith("/api/"):
+            assert response.status_code == 401, (method, path)
+        elif method == "GET":
+            assert response.status_code == 303, (method, path)
+            assert response.headers["location"].startswith("/login?next=")
+        else:
+            # no session and no CSRF cookie: refused before anything runs
+            assert response.status_code == 403, (method, path)
