@@ -15,10 +15,21 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object | None
+) -> bool:
+    """Autogenerate ignores tables Patron does not model (Procrastinate's, audit partitions)."""
+    if type_ == "table" and reflected and compare_to is None:
+        return False
+    table = getattr(obj, "table", None)
+    return not (type_ == "index" and table is not None and table.name not in target_metadata.tables)
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=_include_object,
         compare_type=True,
         transaction_per_migration=True,
     )

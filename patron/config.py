@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     smtp_use_tls: bool = False
     mail_from: str = "Patron <patron@localhost>"
 
+    currency: str = Field(default="USD", pattern="^[A-Z]{3}$")
+    vip_spent_threshold: int = Field(default=1000, ge=0)
+    at_risk_after_days: int = Field(default=180, ge=1)
+    churned_after_days: int = Field(default=365, ge=1)
+    cart_abandoned_after_minutes: int = Field(default=60, ge=1)
+    low_stock_threshold: int = Field(default=5, ge=0)
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    import_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+
     log_level: str = "INFO"
     log_json: bool | None = None
 

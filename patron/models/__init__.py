@@ -1,7 +1,40 @@
 """Every ORM model, imported here so that metadata and Alembic see them all."""
 
 from patron.models.audit import AuditEvent
+from patron.models.catalog import (
+    Category,
+    Product,
+    ProductExternalId,
+    ProductVariant,
+    product_category,
+)
+from patron.models.customers import (
+    Channel,
+    Consent,
+    ConsentEvent,
+    Customer,
+    CustomerAddress,
+    CustomerEmail,
+    CustomerExternalId,
+    CustomerMetrics,
+    CustomerPhone,
+    CustomFieldDefinition,
+    DuplicateCandidate,
+    SavedView,
+)
+from patron.models.imports import ImportJob, ImportMapping
 from patron.models.ops import JobFailure, MailMessage, RateLimitCounter
+from patron.models.orders import (
+    Cart,
+    Order,
+    OrderLine,
+    OrderReturn,
+    Payment,
+    Refund,
+    ReturnLine,
+    Shipment,
+    ShipmentEvent,
+)
 from patron.models.staff import (
     ApiKey,
     AuthToken,
@@ -11,17 +44,49 @@ from patron.models.staff import (
     StaffUser,
     Team,
 )
+from patron.models.timeline import Attachment, StaffNotification, TimelineEntry
 
 __all__ = [
     "ApiKey",
+    "Attachment",
     "AuditEvent",
     "AuthToken",
+    "Cart",
+    "Category",
+    "Channel",
+    "Consent",
+    "ConsentEvent",
+    "CustomFieldDefinition",
+    "Customer",
+    "CustomerAddress",
+    "CustomerEmail",
+    "CustomerExternalId",
+    "CustomerMetrics",
+    "CustomerPhone",
+    "DuplicateCandidate",
+    "ImportJob",
+    "ImportMapping",
     "JobFailure",
     "MailMessage",
+    "Order",
+    "OrderLine",
+    "OrderReturn",
+    "Payment",
+    "Product",
+    "ProductExternalId",
+    "ProductVariant",
     "RateLimitCounter",
     "RecoveryCode",
+    "Refund",
+    "ReturnLine",
     "Role",
+    "SavedView",
+    "Shipment",
+    "ShipmentEvent",
+    "StaffNotification",
     "StaffSession",
     "StaffUser",
     "Team",
+    "TimelineEntry",
+    "product_category",
 ]

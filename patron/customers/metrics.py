@@ -1,0 +1,132 @@
+"""Per-customer order figures and the automatic lifecycle stage.
+
+:func:`refresh` recomputes a customer's figures from their orders in the caller's
+transaction, so every order change leaves the metrics exact (recomputing is idempotent where
+incremental deltas would drift on replays). :func:`sweep_lifecycle` moves customers along
+as time passes (a customer becomes *at risk*, then *churned*, without any order changing).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from datetime import timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from patron.config import Settings
+from patron.kit.time import utcnow
+
+_REFRESH = text(
+    """
+    INSERT INTO customer_metrics AS m (
+        customer_id, orders_count, total_spent, refunded_total, average_order_value,
+        first_order_at, last_order_at, items_bought, returns_count, updated_at)
+    SELECT c.id,
+           coalesce(o.orders_count, 0),
+           coalesce(o.spent, 0),
+           coalesce(o.refunded, 0),
+           CASE WHEN coalesce(o.orders_count, 0) = 0 THEN 0
+                ELSE round(o.spent / o.orders_count, 2) END,
+           o.first_order_at,
+           o.last_order_at,
+           coalesce(o.items, 0),
+           coalesce(r.returns_count, 0),
+           now()
+    FROM customer c
+    LEFT JOIN LATERAL (
+        SELECT count(*) AS orders_count,
+               round(sum((total - refunded_total) * exchange_rate), 2) AS spent,
+               round(sum(refunded_total * exchange_rate), 2) AS refunded,
+               min(placed_at) AS first_order_at,
+               max(placed_at) AS last_order_at,
+               sum(items_count) AS items
+        FROM shop_order
+        WHERE customer_id = c.id AND cancelled_at IS NULL
+    ) o ON true
+    LEFT JOIN LATERAL (
+        SELECT count(*) AS returns_count
+        FROM order_return rt JOIN shop_order ro ON ro.id = rt.order_id
+        WHERE ro.customer_id = c.id AND rt.status <> 'rejected'
+    ) r ON true
+    WHERE c.id = ANY(:ids)
+    ON CONFLICT (customer_id) DO UPDATE SET
+        orders_count = EXCLUDED.orders_count,
+        total_spent = EXCLUDED.total_spent,
+        refunded_total = EXCLUDED.refunded_total,
+        average_order_value = EXCLUDED.average_order_value,
+        first_order_at = EXCLUDED.first_order_at,
+        last_order_at = EXCLUDED.last_order_at,
+        items_bought = EXCLUDED.items_bought,
+        returns_count = EXCLUDED.returns_count,
+        updated_at = EXCLUDED.updated_at
+    """
+)
+
+# the automatic stage from the figures; a stage set by hand (lifecycle_locked) is kept
+_STAGE = """
+    CASE
+        WHEN m.orders_count = 0 OR m.orders_count IS NULL THEN
+            CASE WHEN EXISTS (SELECT 1 FROM cart WHERE cart.customer_id = c.id)
+                 THEN 'prospect' ELSE 'lead' END
+        WHEN m.last_order_at < :churned_before THEN 'churned'
+        WHEN m.last_order_at < :at_risk_before THEN 'at_risk'
+        WHEN m.total_spent >= :vip_spent THEN 'vip'
+        WHEN m.orders_count >= 2 THEN 'repeat'
+        ELSE 'customer'
+    END
+"""
+
+_UPDATE_STAGES = text(
+    f"""
+    UPDATE customer c SET lifecycle_stage = s.stage, updated_at = now()
+    FROM (
+        SELECT c.id, {_STAGE} AS stage
+        FROM customer c LEFT JOIN customer_metrics m ON m.customer_id = c.id
+        WHERE NOT c.lifecycle_locked AND c.merged_into_id IS NULL AND c.id = ANY(:ids)
+    ) s
+    WHERE c.id = s.id AND c.lifecycle_stage <> s.stage
+    """  # noqa: S608 (a constant fragment, no input)
+)
+
+# time passing only moves customers who have ordered; the index on last_order_at finds them
+_SWEEP = text(
+    f"""
+    UPDATE customer c SET lifecycle_stage = s.stage, updated_at = now()
+    FROM (
+        SELECT c.id, {_STAGE} AS stage
+        FROM customer_metrics m JOIN customer c ON c.id = m.customer_id
+        WHERE m.last_order_at < :at_risk_before
+          AND NOT c.lifecycle_locked AND c.merged_into_id IS NULL
+          AND c.lifecycle_stage NOT IN ('churned')
+    ) s
+    WHERE c.id = s.id AND c.lifecycle_stage <> s.stage
+    """  # noqa: S608 (a constant fragment, no input)
+)
+
+
+def _thresholds(settings: Settings) -> dict[str, object]:
+    now = utcnow()
+    return {
+        "churned_before": now - timedelta(days=settings.churned_after_days),
+        "at_risk_before": now - timedelta(days=settings.at_risk_after_days),
+        "vip_spent": settings.vip_spent_threshold,
+    }
+
+
+async def refresh(
+    db: AsyncSession, settings: Settings, customer_ids: Collection[uuid.UUID]
+) -> None:
+    """Recompute the figures and automatic lifecycle stage of these customers."""
+    if not customer_ids:
+        return
+    ids = list(set(customer_ids))
+    await db.execute(_REFRESH, {"ids": ids})
+    await db.execute(_UPDATE_STAGES, {"ids": ids, **_thresholds(settings)})
+
+
+async def sweep_lifecycle(db: AsyncSession, settings: Settings) -> int:
+    """Move customers whose last order has aged into *at risk* or *churned*."""
+    result = await db.execute(_SWEEP, _thresholds(settings))
+    return int(getattr(result, "rowcount", 0) or 0)
