@@ -91,6 +91,12 @@ class ProductVariant(IdMixin, TimestampMixin, Base):
         CheckConstraint("status IN ('active', 'inactive')", name="status"),
         Index("uq_product_variant_sku", "sku", unique=True, postgresql_where=text("sku <> ''")),
         Index("ix_product_variant_inventory", "inventory_quantity"),
+        Index(
+            "ix_product_variant_sku_trgm",
+            "sku",
+            postgresql_using="gin",
+            postgresql_ops={"sku": "gin_trgm_ops"},
+        ),
     )
 
     product_id: Mapped[uuid.UUID] = mapped_column(

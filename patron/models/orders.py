@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    Sequence,
     String,
     Text,
     func,
@@ -48,6 +49,10 @@ SHIPMENT_STATUSES = (
 RETURN_STATUSES = ("requested", "approved", "rejected", "received", "refunded")
 CART_STATUSES = ("open", "abandoned", "recovered")
 CURRENCY_CHECK = "currency ~ '^[A-Z]{3}$'"
+
+# numbers for orders entered without one, and for returns (RMA-000123)
+ORDER_NUMBER_SEQUENCE = Sequence("shop_order_number_seq", start=1001, metadata=Base.metadata)
+RETURN_NUMBER_SEQUENCE = Sequence("order_return_number_seq", start=1, metadata=Base.metadata)
 
 
 class Order(IdMixin, TimestampMixin, Base):
