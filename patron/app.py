@@ -41,10 +41,12 @@ pass `next_cursor` back as `cursor`.
 def api_routers() -> list[APIRouter]:
     from patron.audit.api import router as audit_api
     from patron.auth.api import router as keys_api
+    from patron.catalog.api import router as catalog_api
+    from patron.customers.api import router as customers_api
     from patron.users.api import router as users_api
     from patron.worker.api import router as jobs_api
 
-    return [users_api, keys_api, audit_api, jobs_api]
+    return [users_api, keys_api, audit_api, jobs_api, customers_api, catalog_api]
 
 
 def panel_routers() -> list[APIRouter]:

@@ -23,6 +23,9 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # server-made values (timestamps, computed columns) come back through RETURNING, so an
+    # async session never has to lazy-load them after a flush
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: DateTime(timezone=True),
         uuid.UUID: UUID(as_uuid=True),

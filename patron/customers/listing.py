@@ -1,0 +1,343 @@
+"""The customer list: search, filters, sorts and keyset pagination.
+
+One :class:`CustomerQuery` serves the API, the panel, exports, saved views and bulk actions,
+so "the customers I see" means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Text
+
+from patron.auth.principal import Principal
+from patron.customers.repository import visible_customers
+from patron.errors import InvalidInput
+from patron.kit.text import LIKE_ESCAPE, contains_pattern
+from patron.models import Consent, Customer, CustomerEmail, CustomerMetrics, CustomerPhone
+
+SortKey = Literal[
+    "-created_at",
+    "created_at",
+    "name",
+    "-name",
+    "-total_spent",
+    "total_spent",
+    "-orders_count",
+    "orders_count",
+    "-last_order_at",
+    "last_order_at",
+]
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+CONSENT_FILTER = re.compile(r"^(email|sms):(subscribed|unsubscribed|pending|never_asked)$")
+CUSTOM_FILTER = re.compile(r"^([a-z][a-z0-9_]{0,39})[:=](.{1,200})$")
+# names within this word similarity match a search: "jonh smiht" finds John Smith
+WORD_SIMILARITY = "0.35"
+_SIMILARITY = text("SELECT set_config('pg_trgm.word_similarity_threshold', :limit, true)")
+
+
+class CustomerQuery(BaseModel):
+    """Filters of the customer list (query parameters of the API and the panel)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    q: str | None = Field(default=None, max_length=200, description="Name, email or phone")
+    tag: list[str] = Field(default_factory=list, max_length=20, description="Has every tag")
+    lifecycle: list[str] = Field(default_factory=list, max_length=7)
+    country: list[str] = Field(default_factory=list, max_length=50)
+    owner_id: uuid.UUID | None = None
+    unowned: bool = False
+    spent_min: Decimal | None = Field(default=None, ge=0, le=Decimal("1e12"))
+    spent_max: Decimal | None = Field(default=None, ge=0, le=Decimal("1e12"))
+    orders_min: int | None = Field(default=None, ge=0, le=1_000_000)
+    orders_max: int | None = Field(default=None, ge=0, le=1_000_000)
+    first_order_from: date | None = None
+    first_order_to: date | None = None
+    last_order_from: date | None = None
+    last_order_to: date | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    consent: list[str] = Field(
+        default_factory=list, max_length=4, description="`email:subscribed`, `sms:unsubscribed`…"
+    )
+    custom: list[str] = Field(
+        default_factory=list, max_length=10, description="Custom field filters, `key:value`"
+    )
+    sort: SortKey = "-created_at"
+
+    def active_filters(self) -> dict[str, Any]:
+        """The filters in use, as query-string values (for links, exports and saved views)."""
+        return {
+            key: value
+            for key, value in self.model_dump(mode="json", exclude={"sort"}).items()
+            if value not in (None, [], "", False)
+        }
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput(
+        message, code="invalid_filter", details=[{"field": field, "message": message}]
+    )
+
+
+def _day_start(value: date) -> datetime:
+    return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+def _day_end(value: date) -> datetime:
+    return _day_start(value) + timedelta(days=1)
+
+
+def _email_text() -> ColumnElement[str]:
+    # the expression of the trigram index ix_customer_email_trgm
+    return func.lower(cast(Customer.email, Text))
+
+
+def _search(term: str) -> ColumnElement[bool]:
+    pattern = contains_pattern(term)
+    digits = re.sub(r"\D", "", term)
+    if "@" in term:
+        other = exists().where(
+            CustomerEmail.customer_id == Customer.id,
+            CustomerEmail.email.ilike(pattern, escape=LIKE_ESCAPE),
+        )
+        return or_(_email_text().like(pattern.lower(), escape=LIKE_ESCAPE), other)
+    if len(digits) >= 4 and len(digits) >= len(term.replace(" ", "")) - 3:
+        digit_pattern = f"%{digits}%"
+        other = exists().where(
+            CustomerPhone.customer_id == Customer.id, CustomerPhone.phone.like(digit_pattern)
+        )
+        return or_(Customer.phone.like(digit_pattern), other)
+    lowered = " ".join(term.lower().split())
+    return or_(
+        Customer.search_name.like(contains_pattern(lowered), escape=LIKE_ESCAPE),
+        Customer.search_name.op("%>")(lowered),
+        _email_text().like(contains_pattern(lowered), escape=LIKE_ESCAPE),
+    )
+
+
+def _consent_clause(value: str) -> ColumnElement[bool]:
+    match = CONSENT_FILTER.match(value)
+    if not match:
+        raise _invalid("consent", f"{value!r}: use channel:status, e.g. email:subscribed")
+    channel, status = match.groups()
+    given = exists().where(
+        Consent.customer_id == Customer.id,
+        Consent.channel == channel,
+        Consent.purpose == "marketing",
+        Consent.status == status,
+    )
+    if status != "never_asked":
+        return given
+    asked = exists().where(
+        Consent.customer_id == Customer.id,
+        Consent.channel == channel,
+        Consent.purpose == "marketing",
+    )
+    return or_(given, ~asked)
+
+
+def _custom_clause(value: str) -> ColumnElement[bool]:
+    match = CUSTOM_FILTER.match(value)
+    if not match:
+        raise _invalid("custom", f"{value!r}: use key:value, e.g. shoe_size:42")
+    key, wanted = match.groups()
+    as_text = {key: wanted}
+    candidates: list[ColumnElement[bool]] = [
+        Customer.custom_fields.contains(as_text),
+        Customer.custom_fields.contains({key: [wanted]}),
+    ]
+    if wanted.lower() in ("true", "false"):
+        candidates.append(Customer.custom_fields.contains({key: wanted.lower() == "true"}))
+    try:
+        number = Decimal(wanted)
+    except ArithmeticError:
+        number = None
+    if number is not None and number.is_finite():
+        candidates.append(Customer.custom_fields[key].as_float() == float(number))
+    return or_(*candidates)
+
+
+def filter_clauses(query: CustomerQuery) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if query.q:
+        clauses.append(_search(query.q))
+    if query.tag:
+        clauses.append(Customer.tags.contains([t.lower() for t in query.tag]))
+    if query.lifecycle:
+        clauses.append(Customer.lifecycle_stage.in_(query.lifecycle))
+    if query.country:
+        clauses.append(Customer.country.in_([c.upper() for c in query.country]))
+    if query.owner_id is not None:
+        clauses.append(Customer.owner_id == query.owner_id)
+    if query.unowned:
+        clauses.append(Customer.owner_id.is_(None))
+    if query.created_from:
+        clauses.append(Customer.created_at >= _day_start(query.created_from))
+    if query.created_to:
+        clauses.append(Customer.created_at < _day_end(query.created_to))
+    clauses.extend(_metric_clauses(query))
+    clauses.extend(_consent_clause(value) for value in query.consent)
+    clauses.extend(_custom_clause(value) for value in query.custom)
+    return clauses
+
+
+def _metric_clauses(query: CustomerQuery) -> list[ColumnElement[bool]]:
+    spent = func.coalesce(CustomerMetrics.total_spent, 0)
+    orders = func.coalesce(CustomerMetrics.orders_count, 0)
+    ranges: list[tuple[Any, Any, Any]] = [
+        (spent, query.spent_min, query.spent_max),
+        (orders, query.orders_min, query.orders_max),
+    ]
+    clauses: list[ColumnElement[bool]] = []
+    for column, low, high in ranges:
+        if low is not None:
+            clauses.append(column >= low)
+        if high is not None:
+            clauses.append(column <= high)
+    for column, start, end in (
+        (CustomerMetrics.first_order_at, query.first_order_from, query.first_order_to),
+        (CustomerMetrics.last_order_at, query.last_order_from, query.last_order_to),
+    ):
+        if start:
+            clauses.append(column >= _day_start(start))
+        if end:
+            clauses.append(column < _day_end(end))
+    if (
+        query.spent_min is not None
+        and query.spent_max is not None
+        and query.spent_min > query.spent_max
+    ):
+        clauses.append(false())
+    return clauses
+
+
+@dataclass(frozen=True)
+class Sort:
+    expression: ColumnElement[Any]
+    descending: bool
+    kind: type
+
+
+def _sort(key: SortKey) -> Sort:
+    descending = key.startswith("-")
+    name = key.lstrip("-")
+    expressions: dict[str, tuple[ColumnElement[Any], type]] = {
+        "created_at": (Customer.__table__.c.created_at, datetime),
+        "name": (Customer.__table__.c.search_name, str),
+        "total_spent": (func.coalesce(CustomerMetrics.total_spent, 0), Decimal),
+        "orders_count": (func.coalesce(CustomerMetrics.orders_count, 0), int),
+        "last_order_at": (func.coalesce(CustomerMetrics.last_order_at, literal(NEVER)), datetime),
+    }
+    expression, kind = expressions[name]
+    return Sort(expression, descending, kind)
+
+
+def _encode(value: Any, customer_id: uuid.UUID) -> str:
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    raw = json.dumps([text, str(customer_id)], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, kind: type) -> tuple[Any, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        text, identifier = json.loads(raw)
+        value: Any = datetime.fromisoformat(text) if kind is datetime else kind(text)
+        return value, uuid.UUID(identifier)
+    except (ValueError, TypeError, ArithmeticError):
+        raise InvalidInput(
+            "The cursor is not valid; start again from the first page.",
+            code="invalid_cursor",
+            details=[{"field": "cursor", "message": "not a cursor from this list"}],
+        ) from None
+
+
+def base_query(principal: Principal, query: CustomerQuery) -> Select[Any]:
+    return (
+        visible_customers(principal)
+        .add_columns(CustomerMetrics)
+        .outerjoin(CustomerMetrics, CustomerMetrics.customer_id == Customer.id)
+        .where(*filter_clauses(query))
+    )
+
+
+async def _prepare(db: AsyncSession, query: CustomerQuery) -> None:
+    if query.q:
+        await db.execute(_SIMILARITY, {"limit": WORD_SIMILARITY})
+
+
+async def list_customers(
+    db: AsyncSession,
+    principal: Principal,
+    query: CustomerQuery,
+    *,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[tuple[Customer, CustomerMetrics | None]], str | None]:
+    await _prepare(db, query)
+    sort = _sort(query.sort)
+    statement = base_query(principal, query).add_columns(sort.expression.label("sort_value"))
+    key = tuple_(sort.expression, Customer.id)
+    if cursor:
+        value, last_id = _decode(cursor, sort.kind)
+        bound = tuple_(literal(value), literal(last_id))
+        statement = statement.where(key < bound if sort.descending else key > bound)
+    order = [sort.expression, Customer.id]
+    statement = statement.order_by(*[c.desc() if sort.descending else c.asc() for c in order])
+    rows = (await db.execute(statement.limit(limit + 1))).all()
+    page = [(row[0], row[1]) for row in rows[:limit]]
+    if len(rows) <= limit:
+        return page, None
+    last = rows[limit - 1]
+    return page, _encode(last.sort_value, last[0].id)
+
+
+async def count_customers(db: AsyncSession, principal: Principal, query: CustomerQuery) -> int:
+    await _prepare(db, query)
+    statement = select(func.count()).select_from(
+        base_query(principal, query).with_only_columns(Customer.id).subquery()
+    )
+    return int(await db.scalar(statement) or 0)
+
+
+def matching_ids(principal: Principal, query: CustomerQuery) -> Select[tuple[uuid.UUID]]:
+    """The ids of every match, as a subquery for set-based bulk actions."""
+    return base_query(principal, query).with_only_columns(Customer.id)
+
+
+async def stream_customers(
+    db: AsyncSession, principal: Principal, query: CustomerQuery, *, batch: int = 2000
+) -> AsyncIterator[list[tuple[Customer, CustomerMetrics | None]]]:
+    """Every match in pages, for exports; memory stays bounded by ``batch``."""
+    cursor: str | None = None
+    while True:
+        rows, cursor = await list_customers(db, principal, query, limit=batch, cursor=cursor)
+        if rows:
+            yield rows
+        if cursor is None:
+            return
+        db.expunge_all()
