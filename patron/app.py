@@ -67,6 +67,13 @@ def ops_routers() -> list[APIRouter]:
     return [ops_router]
 
 
+def upload_limits(settings: Settings) -> list[tuple[str, int]]:
+    """Routes that take file uploads, each with its own body limit."""
+    return [
+        (r"^(/api/v1)?/customers/[^/]+/attachments$", settings.attachment_max_bytes),
+    ]
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -128,7 +135,9 @@ def create_app(
     async def favicon(request: Request) -> Response:
         return RedirectResponse("/static/favicon.svg", status_code=301)
 
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, uploads=upload_limits(settings)
+    )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.https)
     app.add_middleware(RequestContextMiddleware)
     return app

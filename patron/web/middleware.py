@@ -6,6 +6,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Sequence
 
 import structlog
 from prometheus_client import Counter, Histogram
@@ -136,18 +137,33 @@ class SecurityHeadersMiddleware:
 class BodyLimitMiddleware:
     """Refuse bodies over the limit with 413, whether announced or streamed."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        uploads: Sequence[tuple[str, int]] = (),
+    ) -> None:
+        """``uploads`` pairs a path pattern (regular expression) with its own, larger limit."""
         self.app = app
         self.max_bytes = max_bytes
-        self.message = f"The request body exceeds the limit of {max_bytes} bytes."
+        self.uploads = [(re.compile(pattern), limit) for pattern, limit in uploads]
+
+    def _limit(self, path: str) -> int:
+        for pattern, limit in self.uploads:
+            if pattern.match(path):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self._limit(scope["path"])
+        message_text = f"The request body exceeds the limit of {max_bytes} bytes."
         declared = _header(scope, b"content-length")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            body = json.dumps(error_body("payload_too_large", self.message)).encode()
+        if declared.isdigit() and int(declared) > max_bytes:
+            body = json.dumps(error_body("payload_too_large", message_text)).encode()
             await send(
                 {
                     "type": "http.response.start",
@@ -167,9 +183,9 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     # an HTTPException travels through body parsing to the error handlers
-                    raise HTTPException(413, self.message)
+                    raise HTTPException(413, message_text)
             return message
 
         await self.app(scope, limited_receive, send)
