@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -55,9 +56,14 @@ class ImportJob(IdMixin, TimestampMixin, Base):
     preset: Mapped[str] = mapped_column(String(40), server_default="")
     mapping: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     match_on: Mapped[str] = mapped_column(String(12), server_default="email")
+    # channel for external IDs, date order, source: see patron.imports.schemas.ImportOptions
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     status: Mapped[str] = mapped_column(String(12), server_default="uploaded")
     total_rows: Mapped[int] = mapped_column(Integer, server_default="0")
     processed_rows: Mapped[int] = mapped_column(Integer, server_default="0")
+    would_insert: Mapped[int] = mapped_column(Integer, server_default="0")
+    would_update: Mapped[int] = mapped_column(Integer, server_default="0")
+    progress: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     inserted: Mapped[int] = mapped_column(Integer, server_default="0")
     updated: Mapped[int] = mapped_column(Integer, server_default="0")
     error_count: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -67,6 +73,7 @@ class ImportJob(IdMixin, TimestampMixin, Base):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("staff_user.id", ondelete="SET NULL")
     )
+    validated_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 
