@@ -58,6 +58,21 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/customers/{customer_id}/external-ids"): "customers:write",
     ("PUT", "/api/v1/customers/{customer_id}/consents/{channel}"): "customers:write",
     ("GET", "/api/v1/customers/{customer_id}/consents/history"): "customers:read",
+    ("GET", "/api/v1/customers/{customer_id}/timeline"): "customers:read+interactions:read",
+    ("POST", "/api/v1/customers/{customer_id}/notes"): "customers:read+interactions:write",
+    ("PATCH", "/api/v1/customers/{customer_id}/timeline/{entry_id}"): (
+        "customers:read+interactions:write"
+    ),
+    ("DELETE", "/api/v1/customers/{customer_id}/timeline/{entry_id}"): (
+        "customers:read+interactions:write"
+    ),
+    ("POST", "/api/v1/customers/{customer_id}/activities"): "customers:read+interactions:write",
+    ("POST", "/api/v1/customers/{customer_id}/attachments"): "customers:read+interactions:write",
+    ("GET", "/api/v1/customers/{customer_id}/attachments/{attachment_id}"): (
+        "customers:read+interactions:read"
+    ),
+    ("GET", "/api/v1/notifications"): SIGNED,
+    ("POST", "/api/v1/notifications/{notification_id}/read"): SIGNED,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.db.base import Base, IdMixin
 
-# kinds of entry; the feed's filter groups them (see patron.timeline.service.KIND_GROUPS)
+# kinds of entry; the feed's filter groups them (KIND_GROUPS)
 TIMELINE_KINDS = (
     "note",
     "call",
@@ -30,6 +30,16 @@ TIMELINE_KINDS = (
     "merge",
     "import",
 )
+
+
+# the feed's filter: a group name and the entry kinds it shows
+KIND_GROUPS: dict[str, tuple[str, ...]] = {
+    "notes": ("note",),
+    "activities": ("call", "meeting", "email_logged"),
+    "orders": ("order_placed", "order_status", "order_cancelled", "payment", "refund"),
+    "shipping": ("shipment", "return"),
+    "profile": ("consent", "profile", "merge", "import"),
+}
 
 
 class TimelineEntry(IdMixin, Base):
