@@ -189,6 +189,7 @@ class CustomerAddress(IdMixin, TimestampMixin, Base):
             unique=True,
             postgresql_where=text("is_default_shipping"),
         ),
+        Index("ix_customer_address_place", "country", "postal_code"),
     )
 
     customer_id: Mapped[uuid.UUID] = mapped_column(
