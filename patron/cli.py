@@ -109,9 +109,12 @@ def _seed_demo(settings: Settings) -> None:
                 "Disable or delete them first."
             )
         return
+    if _run_in_transaction(settings, demo.is_empty):
+        typer.echo("First start: creating the demo staff and the demo shop…")
     result = _run_in_transaction(settings, lambda db: demo.seed(db, settings))
     if result.created:
-        typer.secho("Demo data created.", fg=typer.colors.GREEN)
+        shop = f": {result.shop.describe()}" if result.shop and result.shop.created else ""
+        typer.secho(f"Demo data created{shop}.", fg=typer.colors.GREEN)
 
 
 def _banner(settings: Settings, host: str, port: int) -> None:
@@ -209,18 +212,28 @@ def demo(
     force: Annotated[
         bool, typer.Option(help="Add the demo staff even if there are other users")
     ] = False,
+    customers: Annotated[
+        int, typer.Option(min=0, max=100_000, help="Customers in the demo shop")
+    ] = 300,
 ) -> None:
-    """Create the demo staff accounts (never in production)."""
+    """Create the demo staff accounts and a demo shop with two years of orders (never in
+    production)."""
     from patron import demo as demo_data
 
     settings = _settings()
     if settings.is_production:
         fail("Demo data is never created in production.")
     _migrate(settings)
-    result = _run_in_transaction(settings, lambda db: demo_data.seed(db, settings, force=force))
+    result = _run_in_transaction(
+        settings, lambda db: demo_data.seed(db, settings, force=force, customers=customers)
+    )
     if not result.created:
         fail("The database already has users; use --force to add the demo staff anyway.")
     typer.echo(f"Demo staff created; password: {result.password}")
+    if result.shop is not None and result.shop.created:
+        typer.echo(f"Demo shop created: {result.shop.describe()}.")
+    else:
+        typer.echo("The database already holds customers or orders; no demo shop was added.")
 
 
 # -- the embedded database -------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Demo data for a first look: a staff member for every role, never in production."""
+"""Demo data for a first look: a staff member for every role and a shop with two years of
+history (see :mod:`patron.demo_shop`), never in production."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.audit.service import SYSTEM
 from patron.auth import repository
 from patron.config import ConfigurationError, Settings
+from patron.demo_shop.seed import ShopSummary, seed_shop
 from patron.models import StaffUser
 from patron.users import service as users
 
@@ -30,6 +32,7 @@ class DemoResult:
     created: bool
     password: str | None
     emails: tuple[str, ...] = tuple(email for email, *_ in DEMO_STAFF)
+    shop: ShopSummary | None = None
 
 
 def password_file(settings: Settings) -> Path:
@@ -58,8 +61,11 @@ async def has_demo_users(db: AsyncSession) -> bool:
     return bool(await db.scalar(select(func.count()).where(StaffUser.is_demo)))
 
 
-async def seed(db: AsyncSession, settings: Settings, *, force: bool = False) -> DemoResult:
-    """Create the demo staff if the database has no staff at all (or ``force``)."""
+async def seed(
+    db: AsyncSession, settings: Settings, *, force: bool = False, customers: int = 300
+) -> DemoResult:
+    """Create the demo staff if the database has no staff at all (or ``force``), then the
+    demo shop if it has no customers and no orders yet."""
     if settings.is_production:
         raise ConfigurationError("Demo data is never created in production.")
     if not force and not await is_empty(db):
@@ -84,4 +90,6 @@ async def seed(db: AsyncSession, settings: Settings, *, force: bool = False) -> 
             password=password,
             is_demo=True,
         )
-    return DemoResult(created=True, password=password)
+    await db.flush()
+    shop = await seed_shop(db, settings, customers=customers)
+    return DemoResult(created=True, password=password, shop=shop)
