@@ -43,11 +43,21 @@ def api_routers() -> list[APIRouter]:
     from patron.auth.api import router as keys_api
     from patron.catalog.api import router as catalog_api
     from patron.customers.api import router as customers_api
+    from patron.customers.merge_api import router as merge_api
     from patron.timeline.api import router as timeline_api
     from patron.users.api import router as users_api
     from patron.worker.api import router as jobs_api
 
-    return [users_api, keys_api, audit_api, jobs_api, customers_api, timeline_api, catalog_api]
+    return [
+        users_api,
+        keys_api,
+        audit_api,
+        jobs_api,
+        customers_api,
+        merge_api,
+        timeline_api,
+        catalog_api,
+    ]
 
 
 def panel_routers() -> list[APIRouter]:

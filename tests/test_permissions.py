@@ -71,6 +71,10 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/customers/{customer_id}/attachments/{attachment_id}"): (
         "customers:read+interactions:read"
     ),
+    ("GET", "/api/v1/duplicates"): "customers:read",
+    ("POST", "/api/v1/duplicates/scan"): "customers:write",
+    ("POST", "/api/v1/duplicates/{candidate_id}/dismiss"): "customers:write",
+    ("POST", "/api/v1/customers/{customer_id}/merge"): "customers:write",
     ("GET", "/api/v1/notifications"): SIGNED,
     ("POST", "/api/v1/notifications/{notification_id}/read"): SIGNED,
     ("GET", "/healthz"): PUBLIC,

@@ -299,3 +299,48 @@ class CustomFieldOut(Schema):
     required: bool
     options: list[str]
     position: int
+
+
+class DuplicateOut(Schema):
+    id: uuid.UUID
+    reason: str
+    score: float
+    status: str
+    created_at: datetime
+    first: CustomerSummary
+    second: CustomerSummary
+
+
+class DuplicatePage(Schema):
+    items: list[DuplicateOut]
+    next_cursor: str | None = None
+
+
+class ScanResult(Schema):
+    job_id: int
+
+
+class MergeIn(Input):
+    merge_id: uuid.UUID = Field(description="The customer that goes away into this one")
+    fields: dict[
+        Literal[
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "birthday",
+            "locale",
+            "time_zone",
+            "company",
+            "owner_id",
+            "source",
+            "lifecycle_stage",
+            "contact_frequency",
+        ],
+        Literal["survivor", "merged"],
+    ] = Field(
+        default_factory=dict,
+        description="Whose value survives, per field; by default the survivor's, or the "
+        "merged customer's where the survivor has none. Tags, interests and custom fields "
+        "are combined.",
+    )

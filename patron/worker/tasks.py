@@ -1,6 +1,7 @@
 """Every module that defines tasks, imported so that a worker knows them all."""
 
+from patron.customers import tasks as customer_tasks
 from patron.mail import tasks as mail_tasks
 from patron.ops import tasks as ops_tasks
 
-__all__ = ["mail_tasks", "ops_tasks"]
+__all__ = ["customer_tasks", "mail_tasks", "ops_tasks"]
