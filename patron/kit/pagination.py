@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -52,6 +53,8 @@ def _encode_value(value: Any) -> Any:
         return {"dt": value.isoformat()}
     if isinstance(value, uuid.UUID):
         return {"uuid": str(value)}
+    if isinstance(value, Decimal):
+        return {"dec": str(value)}
     return value
 
 
@@ -60,6 +63,8 @@ def _decode_value(value: Any) -> Any:
         return datetime.fromisoformat(value["dt"])
     if isinstance(value, dict) and "uuid" in value:
         return uuid.UUID(value["uuid"])
+    if isinstance(value, dict) and "dec" in value:
+        return Decimal(value["dec"])
     return value
 
 
@@ -72,7 +77,7 @@ def decode_cursor(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) ->
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = [_decode_value(v) for v in json.loads(raw)]
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, InvalidOperation):
         values = []
     types = [column.type.python_type for column in columns]
     if len(values) != len(columns) or not all(
