@@ -44,6 +44,7 @@ def api_routers() -> list[APIRouter]:
     from patron.catalog.api import router as catalog_api
     from patron.customers.api import router as customers_api
     from patron.customers.merge_api import router as merge_api
+    from patron.orders.api import routers as order_apis
     from patron.timeline.api import router as timeline_api
     from patron.users.api import router as users_api
     from patron.worker.api import router as jobs_api
@@ -57,6 +58,7 @@ def api_routers() -> list[APIRouter]:
         merge_api,
         timeline_api,
         catalog_api,
+        *order_apis,
     ]
 
 
@@ -65,11 +67,21 @@ def panel_routers() -> list[APIRouter]:
     from patron.audit.views import router as audit_views
     from patron.auth.views import router as auth_views
     from patron.mail.views import router as mail_views
+    from patron.orders.tracking import router as tracking_views
     from patron.users.views import router as users_views
     from patron.web.views import router as web_views
     from patron.worker.views import router as jobs_views
 
-    return [web_views, auth_views, account_views, users_views, audit_views, jobs_views, mail_views]
+    return [
+        web_views,
+        auth_views,
+        account_views,
+        users_views,
+        audit_views,
+        jobs_views,
+        mail_views,
+        tracking_views,
+    ]
 
 
 def ops_routers() -> list[APIRouter]:

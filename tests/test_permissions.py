@@ -19,6 +19,17 @@ from tests.conftest import MakeKey, MakeUser, bearer, form_token, principal_for,
 
 PUBLIC = "public"  # anyone, signed in or not
 SIGNED = "signed"  # any signed-in person or API key
+# path parameters of the catalog and order routes, filled with ids of nothing
+SHOP_IDS = (
+    "category_id",
+    "product_id",
+    "variant_id",
+    "order_id",
+    "payment_id",
+    "shipment_id",
+    "return_id",
+    "channel_id",
+)
 
 RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/me"): SIGNED,
@@ -77,6 +88,46 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/customers/{customer_id}/merge"): "customers:write",
     ("GET", "/api/v1/notifications"): SIGNED,
     ("POST", "/api/v1/notifications/{notification_id}/read"): SIGNED,
+    ("GET", "/api/v1/categories"): "catalog:read",
+    ("POST", "/api/v1/categories"): "catalog:write",
+    ("GET", "/api/v1/categories/{category_id}"): "catalog:read",
+    ("PATCH", "/api/v1/categories/{category_id}"): "catalog:write",
+    ("DELETE", "/api/v1/categories/{category_id}"): "catalog:write",
+    ("GET", "/api/v1/products"): "catalog:read",
+    ("GET", "/api/v1/products/low-stock"): "catalog:read",
+    ("POST", "/api/v1/products"): "catalog:write",
+    ("GET", "/api/v1/products/{product_id}"): "catalog:read",
+    ("PATCH", "/api/v1/products/{product_id}"): "catalog:write",
+    ("DELETE", "/api/v1/products/{product_id}"): "catalog:write",
+    ("GET", "/api/v1/products/{product_id}/variants"): "catalog:read",
+    ("POST", "/api/v1/products/{product_id}/variants"): "catalog:write",
+    ("GET", "/api/v1/products/{product_id}/variants/{variant_id}"): "catalog:read",
+    ("PATCH", "/api/v1/products/{product_id}/variants/{variant_id}"): "catalog:write",
+    ("DELETE", "/api/v1/products/{product_id}/variants/{variant_id}"): "catalog:write",
+    ("GET", "/api/v1/orders"): "orders:read",
+    ("GET", "/api/v1/orders/export.csv"): "orders:read+customers:export",
+    ("GET", "/api/v1/orders/export.xlsx"): "orders:read+customers:export",
+    ("POST", "/api/v1/orders"): "orders:write",
+    ("GET", "/api/v1/orders/{order_id}"): "orders:read",
+    ("PATCH", "/api/v1/orders/{order_id}"): "orders:write",
+    ("POST", "/api/v1/orders/{order_id}/cancel"): "orders:write",
+    ("POST", "/api/v1/orders/{order_id}/payments"): "orders:write",
+    ("PATCH", "/api/v1/orders/{order_id}/payments/{payment_id}"): "orders:write",
+    ("POST", "/api/v1/orders/{order_id}/refunds"): "orders:write",
+    ("POST", "/api/v1/orders/{order_id}/shipments"): "orders:write",
+    ("PATCH", "/api/v1/orders/{order_id}/shipments/{shipment_id}"): "orders:write",
+    ("POST", "/api/v1/orders/{order_id}/shipments/{shipment_id}/events"): "orders:write",
+    ("GET", "/api/v1/orders/{order_id}/returns"): "orders:read",
+    ("POST", "/api/v1/orders/{order_id}/returns"): "orders:write",
+    ("POST", "/api/v1/orders/{order_id}/returns/{return_id}/status"): "orders:write",
+    ("PUT", "/api/v1/carts/by-external-id/{channel_id}/{external_id}"): "orders:write",
+    ("GET", "/api/v1/carts"): "orders:read",
+    ("GET", "/api/v1/channels"): "orders:read",
+    ("POST", "/api/v1/channels"): "settings:admin",
+    ("GET", "/api/v1/channels/{channel_id}"): "orders:read",
+    ("PATCH", "/api/v1/channels/{channel_id}"): "settings:admin",
+    ("DELETE", "/api/v1/channels/{channel_id}"): "settings:admin",
+    ("GET", "/track/{token}"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
@@ -180,6 +231,8 @@ async def test_each_role_reaches_exactly_what_its_scopes_allow(
         "token": "not-a-real-token",
         "action": "unlock",
         "channel": "email",
+        **{name: str(uuid.uuid4()) for name in SHOP_IDS},
+        "external_id": "cart-1",
     }
     await sign_in(client, person)
     token = await form_token(client)
@@ -214,6 +267,7 @@ async def test_signed_out_callers_are_refused_everything_but_public_routes(
     values.update(
         {"name": "sales", "job_id": "1", "action": "unlock", "token": "x", "channel": "email"}
     )
+    values.update({name: str(uuid.uuid4()) for name in SHOP_IDS} | {"external_id": "cart-1"})
     for (method, template), rule in sorted(RULES.items()):
         if rule == PUBLIC:
             continue
