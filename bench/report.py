@@ -38,6 +38,7 @@ class Figure:
     errors: Mapping[str, int] = field(default_factory=dict)
     client_cpu_percent: float | None = None  # the load generator (or pgbench), % of one core
     server_cpu_percent: float | None = None  # the Patron process, % of one core
+    server_cpu_ms: float | None = None  # the Patron process's CPU time per successful request
     baseline: str | None = None  # the name of the figure this one is divided by
     ratio: float | None = None
 
@@ -57,6 +58,11 @@ class Figure:
             errors=dict(result.errors),
             client_cpu_percent=result.cpu_percent(result.client_cpu),
             server_cpu_percent=result.cpu_percent(result.server_cpu),
+            server_cpu_ms=(
+                1000 * result.server_cpu / result.succeeded
+                if result.server_cpu is not None and result.succeeded
+                else None
+            ),
         )
 
     @classmethod
@@ -121,10 +127,11 @@ def format_table(figures: Sequence[Figure]) -> str:
     """A Markdown table: readable in a terminal, and pasted as is into docs/benchmarks.md.
 
     CPU columns are percentages of one core used during the measured phase by the load
-    generator (or pgbench) and by the Patron process.
+    generator (or pgbench) and by the Patron process, and the Patron process's CPU time per
+    request: the figure least disturbed by other work on the machine.
     """
     header = ["benchmark", "clients", "ok", "errors", "rate", "p50 ms", "p95 ms", "p99 ms"]
-    header += ["ratio", "client CPU", "server CPU"]
+    header += ["ratio", "client CPU", "server CPU", "server CPU/req"]
     rows = [header]
     for figure in figures:
         rows.append(
@@ -140,6 +147,7 @@ def format_table(figures: Sequence[Figure]) -> str:
                 _ratio(figure.ratio),
                 _percent(figure.client_cpu_percent),
                 _percent(figure.server_cpu_percent),
+                "" if figure.server_cpu_ms is None else f"{figure.server_cpu_ms:.2f} ms",
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

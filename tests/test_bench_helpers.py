@@ -65,8 +65,10 @@ def test_pgbench_summary_and_log_lines() -> None:
         parse_summary("connection to server failed")
 
 
-def _result(ok: int, errors: dict[str, int]) -> LoadResult:
-    return LoadResult(clients=16, elapsed=2.0, latencies=(0.01,) * ok, errors=errors)
+def _result(ok: int, errors: dict[str, int], server_cpu: float | None = None) -> LoadResult:
+    return LoadResult(
+        clients=16, elapsed=2.0, latencies=(0.01,) * ok, errors=errors, server_cpu=server_cpu
+    )
 
 
 def test_most_requests_failing_fails_the_benchmark() -> None:
@@ -79,7 +81,8 @@ def test_most_requests_failing_fails_the_benchmark() -> None:
 
 def test_table_shows_rates_errors_and_the_ratio() -> None:
     baseline = Figure("pgbench -S", "tps", 16, 15, 30000, 0, 2000.0, 0.5, 0.9, 1.2)
-    served = Figure.from_load("GET /x", _result(400, {"HTTP 500": 2})).relative_to(baseline)
+    served = Figure.from_load("GET /x", _result(400, {"HTTP 500": 2}, server_cpu=1.0))
+    served = served.relative_to(baseline)
     table = format_table([served, baseline])
     assert served.rate == 200
     assert served.ratio == pytest.approx(0.1)
@@ -87,5 +90,7 @@ def test_table_shows_rates_errors_and_the_ratio() -> None:
     assert "200 req/s" in table
     assert "2,000 tps" in table
     assert "0.1000 (1:10)" in table
+    assert "50 %" in table  # server CPU: 1 s over 2 s
+    assert "2.50 ms" in table  # server CPU per request: 1 s over 400 requests
     assert "ratio: rate ÷ the rate of pgbench -S" in table
     assert table.splitlines()[1].startswith("|---")
