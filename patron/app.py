@@ -20,6 +20,7 @@ from patron.kit.crypto import SecretBox
 from patron.logs import configure_logging
 from patron.web.csrf import verify_csrf
 from patron.web.errors import render_error_page
+from patron.web.idempotency import IdempotencyMiddleware
 from patron.web.middleware import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
@@ -43,6 +44,7 @@ def api_routers() -> list[APIRouter]:
     from patron.auth.api import router as keys_api
     from patron.catalog.api import router as catalog_api
     from patron.customers.api import router as customers_api
+    from patron.customers.fields_api import router as fields_api
     from patron.customers.merge_api import router as merge_api
     from patron.orders.api import routers as order_apis
     from patron.timeline.api import router as timeline_api
@@ -56,6 +58,7 @@ def api_routers() -> list[APIRouter]:
         jobs_api,
         customers_api,
         merge_api,
+        fields_api,
         timeline_api,
         catalog_api,
         *order_apis,
@@ -66,6 +69,7 @@ def panel_routers() -> list[APIRouter]:
     from patron.account.views import router as account_views
     from patron.audit.views import router as audit_views
     from patron.auth.views import router as auth_views
+    from patron.customers.fields_views import router as fields_views
     from patron.mail.views import router as mail_views
     from patron.orders.tracking import router as tracking_views
     from patron.users.views import router as users_views
@@ -81,6 +85,7 @@ def panel_routers() -> list[APIRouter]:
         jobs_views,
         mail_views,
         tracking_views,
+        fields_views,
     ]
 
 
@@ -158,6 +163,7 @@ def create_app(
     async def favicon(request: Request) -> Response:
         return RedirectResponse("/static/favicon.svg", status_code=301)
 
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, uploads=upload_limits(settings)
     )

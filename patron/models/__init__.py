@@ -23,7 +23,7 @@ from patron.models.customers import (
     SavedView,
 )
 from patron.models.imports import ImportJob, ImportMapping
-from patron.models.ops import JobFailure, MailMessage, RateLimitCounter
+from patron.models.ops import IdempotencyKey, JobFailure, MailMessage, RateLimitCounter
 from patron.models.orders import (
     Cart,
     Order,
@@ -64,6 +64,7 @@ __all__ = [
     "CustomerMetrics",
     "CustomerPhone",
     "DuplicateCandidate",
+    "IdempotencyKey",
     "ImportJob",
     "ImportMapping",
     "JobFailure",

@@ -5,7 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.db.base import Base, IdMixin
@@ -56,3 +67,22 @@ class RateLimitCounter(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[datetime]
     hits: Mapped[int] = mapped_column(Integer)
+
+
+class IdempotencyKey(Base):
+    """The stored answer to an API write sent with ``Idempotency-Key`` (kept a day)."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (
+        CheckConstraint("status IN ('in_progress', 'done')", name="status"),
+        Index("ix_idempotency_key_created", "created_at"),
+    )
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12), server_default="in_progress")
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_headers: Mapped[list[list[str]]] = mapped_column(JSONB, server_default="[]")
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import delete, or_, text
 
 from patron.kit.time import utcnow
-from patron.models import AuthToken, RateLimitCounter, StaffSession
+from patron.models import AuthToken, IdempotencyKey, RateLimitCounter, StaffSession
+from patron.web import idempotency
 from patron.worker.app import job_app, runtime
 
 AUDIT_MONTHS_AHEAD = 3
@@ -43,3 +44,5 @@ async def purge_expired(timestamp: int) -> None:
         await db.execute(
             delete(RateLimitCounter).where(RateLimitCounter.window_start < now - timedelta(days=1))
         )
+        expired_keys = IdempotencyKey.created_at < now - idempotency.KEEP
+        await db.execute(delete(IdempotencyKey).where(expired_keys))

@@ -42,6 +42,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Home", "/"),
     NavItem("Users", "/admin/users", "settings:admin", "admin"),
     NavItem("Roles", "/admin/roles", "settings:admin", "admin"),
+    NavItem("Custom fields", "/admin/custom-fields", "settings:admin", "admin"),
     NavItem("API keys", "/admin/api-keys", "settings:admin", "admin"),
     NavItem("Audit log", "/admin/audit", "audit:read", "admin"),
     NavItem("Jobs", "/admin/jobs", "settings:admin", "admin"),
