@@ -46,6 +46,7 @@ def api_routers() -> list[APIRouter]:
     from patron.customers.api import router as customers_api
     from patron.customers.fields_api import router as fields_api
     from patron.customers.merge_api import router as merge_api
+    from patron.imports.api import router as imports_api
     from patron.orders.api import routers as order_apis
     from patron.timeline.api import router as timeline_api
     from patron.users.api import router as users_api
@@ -62,6 +63,7 @@ def api_routers() -> list[APIRouter]:
         timeline_api,
         catalog_api,
         *order_apis,
+        imports_api,
     ]
 
 
@@ -99,6 +101,8 @@ def upload_limits(settings: Settings) -> list[tuple[str, int]]:
     """Routes that take file uploads, each with its own body limit."""
     return [
         (r"^(/api/v1)?/customers/[^/]+/attachments$", settings.attachment_max_bytes),
+        # the multipart envelope around the file needs a little room
+        (r"^(/api/v1/imports|/imports/new)$", settings.import_max_bytes + 64 * 1024),
     ]
 
 

@@ -1,0 +1,22 @@
+"""The import's jobs: the dry run and the import itself (resumable)."""
+
+from __future__ import annotations
+
+import uuid
+
+from patron.imports import runner
+from patron.worker.app import job_app, runtime
+
+
+@job_app.task(name="imports.validate", queue="imports")
+async def validate_import(import_id: str) -> None:
+    """Check every row of the file and count what the import would do."""
+    current = runtime()
+    await runner.dry_run(current.database.transaction, current.settings, uuid.UUID(import_id))
+
+
+@job_app.task(name="imports.run", queue="imports")
+async def run_import(import_id: str) -> None:
+    """Import the file in batches; resumes after the last committed batch."""
+    current = runtime()
+    await runner.run_import(current.database.transaction, current.settings, uuid.UUID(import_id))

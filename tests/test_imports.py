@@ -1,0 +1,684 @@
+"""CSV/XLSX imports: presets, the dry run's row errors, insert-or-update, resume after a
+crash, hostile files, XLSX, permissions."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import httpx2
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from patron.config import Settings
+from patron.imports import fields, runner, values
+from patron.kit.contact import normalise_email
+from patron.models import (
+    Consent,
+    ConsentEvent,
+    Customer,
+    CustomerAddress,
+    CustomerExternalId,
+    ImportJob,
+    Product,
+    ProductVariant,
+)
+from tests.conftest import MakeKey, MakeUser, audit_actions, bearer
+
+SHOPIFY = [
+    "Customer ID", "First Name", "Last Name", "Email", "Accepts Email Marketing",
+    "Default Address Company", "Default Address Address1", "Default Address Address2",
+    "Default Address City", "Default Address Province Code", "Default Address Country Code",
+    "Default Address Zip", "Default Address Phone", "Phone", "Accepts SMS Marketing",
+    "Total Spent", "Total Orders", "Note", "Tax Exempt", "Tags",
+]  # fmt: skip
+HUBSPOT = [
+    "Record ID", "First Name", "Last Name", "Email", "Phone Number", "Company Name", "City",
+    "State/Region", "Country/Region", "Postal Code", "Street Address",
+    "Marketing contact status", "Lifecycle Stage", "Create Date",
+]  # fmt: skip
+MAILCHIMP = [
+    "Email Address", "First Name", "Last Name", "Address", "Phone Number", "Birthday",
+    "MEMBER_RATING", "OPTIN_TIME", "OPTIN_IP", "CONFIRM_TIME", "CONFIRM_IP", "LATITUDE",
+    "LONGITUDE", "GMTOFF", "DSTOFF", "TIMEZONE", "CC", "REGION", "LAST_CHANGED", "LEID",
+    "EUID", "NOTES", "TAGS",
+]  # fmt: skip
+
+
+def make_csv(rows: list[list[str]], *, delimiter: str = ",", encoding: str = "utf-8") -> bytes:
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+Unit = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+def units(db: AsyncSession) -> Unit:
+    """Each batch in a savepoint of the test's transaction (rolled back after the test)."""
+
+    @asynccontextmanager
+    async def unit() -> AsyncIterator[AsyncSession]:
+        async with db.begin_nested():
+            yield db
+
+    return unit
+
+
+@pytest.fixture
+async def admin_key(make_user: MakeUser, make_key: MakeKey) -> str:
+    return await make_key(await make_user("admin"))
+
+
+async def upload(
+    client: httpx2.AsyncClient,
+    key: str,
+    content: bytes,
+    *,
+    filename: str = "customers.csv",
+    entity: str = "customers",
+) -> httpx2.Response:
+    return await client.post(
+        "/api/v1/imports",
+        headers=bearer(key),
+        files={"file": (filename, content, "text/csv")},
+        data={"entity": entity},
+    )
+
+
+async def uploaded(
+    client: httpx2.AsyncClient, key: str, content: bytes, **kw: Any
+) -> dict[str, Any]:
+    response = await upload(client, key, content, **kw)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def dry_run(
+    client: httpx2.AsyncClient, key: str, db: AsyncSession, settings: Settings, job_id: str
+) -> dict[str, Any]:
+    response = await client.post(f"/api/v1/imports/{job_id}/dry-run", headers=bearer(key))
+    assert response.status_code == 202, response.text
+    await runner.dry_run(units(db), settings, uuid.UUID(job_id), batch_size=3)
+    body: dict[str, Any] = (
+        await client.get(f"/api/v1/imports/{job_id}", headers=bearer(key))
+    ).json()
+    return body
+
+
+async def run_import(
+    client: httpx2.AsyncClient,
+    key: str,
+    db: AsyncSession,
+    settings: Settings,
+    job_id: str,
+    **options: Any,
+) -> dict[str, Any]:
+    response = await client.post(f"/api/v1/imports/{job_id}/start", headers=bearer(key))
+    assert response.status_code == 202, response.text
+    await runner.run_import(units(db), settings, uuid.UUID(job_id), **{"batch_size": 3, **options})
+    body: dict[str, Any] = (
+        await client.get(f"/api/v1/imports/{job_id}", headers=bearer(key))
+    ).json()
+    return body
+
+
+async def full_import(
+    client: httpx2.AsyncClient,
+    key: str,
+    db: AsyncSession,
+    settings: Settings,
+    content: bytes,
+    **kw: Any,
+) -> dict[str, Any]:
+    job = await uploaded(client, key, content, **kw)
+    checked = await dry_run(client, key, db, settings, job["id"])
+    assert checked["status"] == "validated", checked
+    return await run_import(client, key, db, settings, job["id"])
+
+
+# -- presets and mapping ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "preset", "expected"),
+    [
+        (SHOPIFY, "shopify", {"Email": "email", "Default Address Country Code": "country",
+                              "Accepts Email Marketing": "email_consent", "Tags": "tags",
+                              "Customer ID": "external_id", "Phone": "phone"}),
+        (HUBSPOT, "hubspot", {"Email": "email", "Country/Region": "country",
+                              "Marketing contact status": "email_consent",
+                              "Lifecycle Stage": "lifecycle_stage", "Record ID": "external_id"}),
+        (MAILCHIMP, "mailchimp", {"Email Address": "email", "TAGS": "tags", "CC": "country",
+                                  "OPTIN_TIME": "email_consent_at", "LEID": "external_id"}),
+        (["email", "first_name", "last_name", "country", "email_consent", "custom.shoe_size"],
+         "patron", {"email": "email", "first_name": "first_name", "country": "country"}),
+    ],
+)  # fmt: skip
+def test_each_preset_is_recognised_and_maps_its_headers(
+    headers: list[str], preset: str, expected: dict[str, str]
+) -> None:
+    assert fields.guess_preset("customers", headers) == preset
+    mapping = fields.auto_mapping("customers", headers, preset)
+    for header, field in expected.items():
+        assert mapping[header] == field
+    assert "Total Spent" not in mapping
+    assert len(set(mapping.values())) == len(mapping), "a field is mapped twice"
+
+
+def test_the_fast_email_check_agrees_with_the_validator() -> None:
+    samples = [
+        "Ada.Lovelace@Example.COM", "o'brien+tag@mail.co.uk", "a@b.io", "x@shop.test",
+        "x@localhost", "bad@@example.com", ".dot@example.com", "dot.@example.com",
+        "a..b@example.com", "user@-bad.com", "user@bad-.com", "user@123.456",
+        "jöhn@exämple.com", "user@xn--bcher-kva.ch", "a" * 65 + "@example.com",
+        "user@example", "user@exa_mple.com", " spaced@example.com ",
+    ]  # fmt: skip
+    for sample in samples:
+        try:
+            expected: str | None = normalise_email(sample)
+        except Exception:
+            expected = None
+        try:
+            got: str | None = values.email(sample)
+        except values.CellError:
+            got = None
+        assert got == expected, sample
+
+
+def test_dates_are_read_in_common_formats_and_ambiguity_is_reported() -> None:
+    assert str(values.parse_date("1990-05-31")) == "1990-05-31"
+    assert str(values.parse_date("31/05/1990")) == "1990-05-31"
+    assert str(values.parse_date("05/31/1990")) == "1990-05-31"
+    assert str(values.parse_date("31.05.1990")) == "1990-05-31"
+    assert str(values.parse_date("May 31, 1990")) == "1990-05-31"
+    assert str(values.parse_date("04/05/1990", "dmy")) == "1990-05-04"
+    with pytest.raises(values.CellError) as ambiguous:
+        values.parse_date("04/05/1990")
+    assert ambiguous.value.code == "ambiguous_date"
+    with pytest.raises(values.CellError) as impossible:
+        values.parse_date("1990-02-30")
+    assert impossible.value.code == "invalid_date"
+
+
+# -- dry run -----------------------------------------------------------------------------------
+
+
+async def test_the_dry_run_reports_each_bad_row_with_its_number_and_column(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    content = make_csv(
+        [
+            ["email", "first_name", "country", "birthday", "phone"],
+            ["ada@example.com", "Ada", "GB", "1990-05-31", "+44 20 7946 0958"],
+            ["not-an-email", "Bob", "DE", "", ""],
+            ["cy@example.com", "Cy", "Atlantis", "", ""],
+            ["di@example.com", "Di", "FR", "31/31/1990", ""],
+            ["ADA@example.com", "Ada again", "GB", "", ""],
+            ["ed@example.com", "Ed", "US", "", "12"],
+            ["", "", "", "", ""],
+            ["fay@example.com", "Fay", "", "", ""],
+        ]
+    )
+    job = await uploaded(client, admin_key, content)
+    assert job["preset"] == "patron"
+    result = await dry_run(client, admin_key, db, settings, job["id"])
+    assert result["status"] == "validated"
+    assert result["total_rows"] == 8
+    assert (result["would_insert"], result["would_update"]) == (2, 0)
+    problems = {(e["row"], e["column"], e["code"]) for e in result["errors_sample"]}
+    assert problems == {
+        (3, "email", "invalid_email"),
+        (4, "country", "invalid_country"),
+        (5, "birthday", "invalid_date"),
+        (6, "email", "duplicate_in_file"),
+        (7, "phone", "invalid_phone"),
+    }
+    report = await client.get(f"/api/v1/imports/{job['id']}/errors.csv", headers=bearer(admin_key))
+    assert report.status_code == 200
+    lines = list(csv.reader(io.StringIO(report.text)))
+    assert lines[0] == ["row", "column", "value", "code", "message"]
+    assert lines[1][:3] == ["3", "email", "not-an-email"]
+
+
+async def test_the_dry_run_counts_updates_of_existing_customers(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    db.add(Customer(email="known@example.com", first_name="Known"))
+    await db.flush()
+    content = make_csv([["Email"], ["KNOWN@example.com"], ["new@example.com"]])
+    job = await uploaded(client, admin_key, content)
+    result = await dry_run(client, admin_key, db, settings, job["id"])
+    assert (result["would_insert"], result["would_update"]) == (1, 1)
+
+
+async def test_a_dry_run_needs_the_matching_column_mapped(
+    client: httpx2.AsyncClient, admin_key: str
+) -> None:
+    job = await uploaded(client, admin_key, make_csv([["Mail", "Name"], ["a@example.com", "A"]]))
+    assert "Mail" not in job["mapping"]
+    refused = await client.post(f"/api/v1/imports/{job['id']}/dry-run", headers=bearer(admin_key))
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "mapping_incomplete"
+    mapped = await client.patch(
+        f"/api/v1/imports/{job['id']}",
+        headers=bearer(admin_key),
+        json={"mapping": {"Mail": "email", "Name": "full_name"}},
+    )
+    assert mapped.status_code == 200, mapped.text
+    assert mapped.json()["mapping"] == {"Mail": "email", "Name": "full_name"}
+    wrong = await client.patch(
+        f"/api/v1/imports/{job['id']}",
+        headers=bearer(admin_key),
+        json={"mapping": {"Mail": "password"}},
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["error"]["code"] == "invalid_mapping"
+
+
+# -- import --------------------------------------------------------------------------------
+
+
+async def test_an_import_inserts_then_a_second_file_updates_by_email(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    first = make_csv(
+        [
+            ["email", "first_name", "last_name", "tags", "email_consent", "address_line1",
+             "city", "postal_code", "country", "phone"],
+            ["ada@example.com", "Ada", "Lovelace", "vip, london", "yes", "12 St James's Sq",
+             "London", "SW1Y 4JH", "GB", "020 7946 0958"],
+            ["bob@example.com", "Bob", "", "", "no", "", "", "", "", ""],
+        ]
+    )  # fmt: skip
+    done = await full_import(client, admin_key, db, settings, first)
+    assert done["status"] == "completed", done
+    assert (done["inserted"], done["updated"], done["error_count"]) == (2, 0, 0)
+    ada = await db.scalar(select(Customer).where(Customer.email == "ada@example.com"))
+    assert ada is not None
+    assert (ada.first_name, ada.last_name, ada.tags, ada.phone) == (
+        "Ada", "Lovelace", ["vip", "london"], "+442079460958",
+    )  # fmt: skip
+    address = await db.scalar(select(CustomerAddress).where(CustomerAddress.customer_id == ada.id))
+    assert address is not None
+    assert address.is_default_billing
+    assert address.city == "London"
+    consent = await db.scalar(select(Consent).where(Consent.customer_id == ada.id))
+    assert consent is not None
+    assert consent.status == "subscribed"
+
+    second = make_csv(
+        [["email", "first_name", "last_name", "tags", "email_consent"],
+         ["ADA@example.com", "Augusta Ada", "", "newsletter", "unsubscribed"],
+         ["cy@example.com", "Cy", "", "", ""]]
+    )  # fmt: skip
+    again = await full_import(client, admin_key, db, settings, second)
+    assert (again["inserted"], again["updated"]) == (1, 1)
+    await db.refresh(ada)
+    assert (ada.first_name, ada.last_name) == ("Augusta Ada", "Lovelace"), "empty cells keep data"
+    assert ada.tags == ["vip", "london", "newsletter"]
+    history = list(
+        await db.scalars(
+            select(ConsentEvent.status)
+            .where(ConsentEvent.customer_id == ada.id)
+            .order_by(ConsentEvent.occurred_at)
+        )
+    )
+    assert history == ["subscribed", "unsubscribed"]
+    assert await db.scalar(select(func.count()).select_from(Customer)) == 3
+    entries = await db.scalar(
+        text("SELECT count(*) FROM timeline_entry WHERE customer_id = :id AND kind = 'import'"),
+        {"id": ada.id},
+    )
+    assert entries == 1, "an updated customer gets one timeline entry per import"
+    assert "import.completed" in await audit_actions(db, again["id"])
+
+
+async def test_an_import_by_external_id_updates_the_customer_even_if_the_email_changed(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    headers = ["Customer ID", "First Name", "Last Name", "Email", "Accepts Email Marketing",
+               "Default Address Country Code", "Total Spent", "Tags"]  # fmt: skip
+    first = make_csv([headers, ["701", "Ada", "L", "ada@example.com", "yes", "GB", "10.00", ""]])
+    job = await uploaded(client, admin_key, first)
+    assert job["preset"] == "shopify"
+    patched = await client.patch(
+        f"/api/v1/imports/{job['id']}", headers=bearer(admin_key), json={"match_on": "external_id"}
+    )
+    assert patched.status_code == 200, patched.text
+    await dry_run(client, admin_key, db, settings, job["id"])
+    done = await run_import(client, admin_key, db, settings, job["id"])
+    assert done["inserted"] == 1, done
+
+    second = make_csv([headers, ["701", "Ada", "King", "ada.king@example.com", "no", "GB", "", ""]])
+    job2 = await uploaded(client, admin_key, second)
+    await client.patch(
+        f"/api/v1/imports/{job2['id']}", headers=bearer(admin_key), json={"match_on": "external_id"}
+    )
+    checked = await dry_run(client, admin_key, db, settings, job2["id"])
+    assert (checked["would_insert"], checked["would_update"]) == (0, 1)
+    again = await run_import(client, admin_key, db, settings, job2["id"])
+    assert (again["inserted"], again["updated"]) == (0, 1)
+    customers = list(await db.scalars(select(Customer)))
+    assert [(c.email, c.last_name) for c in customers] == [("ada.king@example.com", "King")]
+    link = await db.scalar(select(CustomerExternalId))
+    assert link is not None
+    assert link.external_id == "701"
+
+
+async def test_a_crashed_import_resumes_without_duplicating_rows(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    rows = [["email", "first_name"]] + [[f"p{i}@example.com", f"P{i}"] for i in range(10)]
+    rows.insert(5, ["broken", "X"])
+    job = await uploaded(client, admin_key, make_csv(rows))
+    await dry_run(client, admin_key, db, settings, job["id"])
+    await client.post(f"/api/v1/imports/{job['id']}/start", headers=bearer(admin_key))
+    await runner.run_import(
+        units(db), settings, uuid.UUID(job["id"]), batch_size=3, stop_after_batches=2
+    )
+    halfway = await db.get(ImportJob, uuid.UUID(job["id"]))
+    assert halfway is not None
+    await db.refresh(halfway)
+    assert (halfway.status, halfway.processed_rows, halfway.inserted) == ("importing", 6, 5)
+    assert await db.scalar(select(func.count()).select_from(Customer)) == 5
+
+    # the worker died: the job stays "importing"; the same job function picks it up again
+    await runner.run_import(units(db), settings, uuid.UUID(job["id"]), batch_size=3)
+    await db.refresh(halfway)
+    assert (halfway.status, halfway.processed_rows) == ("completed", 11)
+    assert (halfway.inserted, halfway.updated, halfway.error_count) == (10, 0, 1)
+    assert await db.scalar(select(func.count()).select_from(Customer)) == 10
+    report = await client.get(f"/api/v1/imports/{job['id']}/errors.csv", headers=bearer(admin_key))
+    assert [line[0] for line in csv.reader(io.StringIO(report.text))] == ["row", "6"]
+
+
+async def test_a_stalled_import_can_be_started_again(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    job = await uploaded(client, admin_key, make_csv([["email"], ["a@example.com"]]))
+    await dry_run(client, admin_key, db, settings, job["id"])
+    await client.post(f"/api/v1/imports/{job['id']}/start", headers=bearer(admin_key))
+    busy = await client.post(f"/api/v1/imports/{job['id']}/start", headers=bearer(admin_key))
+    assert busy.status_code == 409
+    await db.execute(
+        text("UPDATE import_job SET status = 'importing', updated_at = now() - interval '1 hour'"
+             " WHERE id = :id"),
+        {"id": job["id"]},
+    )  # fmt: skip
+    again = await client.post(f"/api/v1/imports/{job['id']}/start", headers=bearer(admin_key))
+    assert again.status_code == 202
+
+
+# -- hostile and odd files -------------------------------------------------------------------
+
+
+async def test_a_cp1252_file_with_accents_imports_correctly(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    content = make_csv(
+        [["email", "first_name", "last_name"], ["zoe@example.com", "Zoë", "Müller-Lüdenscheidt"]],
+        delimiter=";",
+        encoding="cp1252",
+    )
+    job = await uploaded(client, admin_key, content)
+    assert (job["encoding"], job["delimiter"]) == ("cp1252", ";")
+    done = await full_import(client, admin_key, db, settings, content)
+    assert done["inserted"] == 1
+    zoe = await db.scalar(select(Customer).where(Customer.email == "zoe@example.com"))
+    assert zoe is not None
+    assert (zoe.first_name, zoe.last_name) == ("Zoë", "Müller-Lüdenscheidt")
+
+
+async def test_utf16_and_bom_files_are_read(client: httpx2.AsyncClient, admin_key: str) -> None:
+    rows = [["Email", "First Name"], ["jo@example.com", "Jō"]]
+    sixteen = await uploaded(client, admin_key, make_csv(rows, delimiter="\t", encoding="utf-16"))
+    assert (sixteen["encoding"], sixteen["delimiter"]) == ("utf-16", "\t")
+    assert sixteen["headers"] == ["Email", "First Name"]
+    bom = await uploaded(client, admin_key, make_csv(rows, encoding="utf-8-sig"))
+    assert bom["headers"][0] == "Email"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        bytes(range(256)) * 40,
+        b"email,name\n\x00\x01\x02\x03binary\x00\x00\n",
+        b"\x89PNG\r\n\x1a\n" + bytes(range(7, 250)) * 20,
+    ],
+)
+async def test_binary_garbage_is_refused_as_unreadable(
+    client: httpx2.AsyncClient, admin_key: str, content: bytes
+) -> None:
+    response = await upload(client, admin_key, content)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "unreadable_file"
+
+
+async def test_an_empty_file_and_a_zip_that_is_not_a_workbook_are_refused(
+    client: httpx2.AsyncClient, admin_key: str
+) -> None:
+    empty = await upload(client, admin_key, b"")
+    assert empty.json()["error"]["code"] == "empty_file"
+    archive = io.BytesIO()
+    import zipfile
+
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("hello.txt", "hi")
+    response = await upload(client, admin_key, archive.getvalue(), filename="x.xlsx")
+    assert response.json()["error"]["code"] == "unsupported_format"
+
+
+async def test_formula_cells_are_imported_as_text_and_neutralised_in_the_report(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    content = make_csv(
+        [
+            ["email", "first_name", "country"],
+            ["eve@example.com", '=HYPERLINK("http://evil.test","x")', "GB"],
+            ["mal@example.com", "Mal", "=1+2"],
+            ["@SUM(A1)", "Sam", "GB"],
+        ]
+    )
+    job = await uploaded(client, admin_key, content)
+    await dry_run(client, admin_key, db, settings, job["id"])
+    report = await client.get(f"/api/v1/imports/{job['id']}/errors.csv", headers=bearer(admin_key))
+    values_in_report = [line[2] for line in csv.reader(io.StringIO(report.text))][1:]
+    assert values_in_report == ["'=1+2", "'@SUM(A1)"]
+    assert all(not cell.startswith(("=", "+", "-", "@")) for cell in report.text.splitlines())
+    done = await run_import(client, admin_key, db, settings, job["id"])
+    assert done["inserted"] == 1
+    eve = await db.scalar(select(Customer).where(Customer.email == "eve@example.com"))
+    assert eve is not None
+    assert eve.first_name == '=HYPERLINK("http://evil.test","x")'
+
+
+async def test_a_huge_cell_is_a_row_error_not_a_crash(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    content = make_csv(
+        [
+            ["email", "first_name"],
+            ["big@example.com", "x" * 100_000],
+            ["ok@example.com", "Ok"],
+            ["long@example.com", "y" * 10, *(["z" * 60_000] * 20)],
+            ["fine@example.com", "Fine"],
+        ]
+    )
+    job = await uploaded(client, admin_key, content)
+    result = await dry_run(client, admin_key, db, settings, job["id"])
+    assert result["would_insert"] == 2
+    assert [(e["row"], e["code"]) for e in result["errors_sample"]] == [
+        (2, "unreadable_row"), (4, "unreadable_row"),
+    ]  # fmt: skip
+    assert "longer than" in result["errors_sample"][0]["message"]
+
+
+async def test_a_file_over_the_size_limit_is_refused_with_413(
+    client: httpx2.AsyncClient, admin_key: str, settings: Settings
+) -> None:
+    settings.import_max_bytes = 2048
+    response = await upload(client, admin_key, b"email\n" + b"a@example.com\n" * 400)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "file_too_large"
+
+
+async def test_an_xlsx_file_imports(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Email Address", "First Name", "Last Name", "Phone Number", "OPTIN_TIME"])
+    sheet.append(["mia@example.com", "Mia", "Wong", 4930123456, "2024-03-01 10:00:00"])
+    sheet.append(["noah@example.com", "Noah", None, None, None])
+    data = io.BytesIO()
+    book.save(data)
+    job = await uploaded(client, admin_key, data.getvalue(), filename="audience.xlsx")
+    assert (job["file_format"], job["preset"]) == ("xlsx", "mailchimp")
+    await client.patch(
+        f"/api/v1/imports/{job['id']}",
+        headers=bearer(admin_key),
+        json={"options": {"default_country": "DE"}},
+    )
+    await dry_run(client, admin_key, db, settings, job["id"])
+    done = await run_import(client, admin_key, db, settings, job["id"])
+    assert (done["inserted"], done["error_count"]) == (2, 0), done
+    mia = await db.scalar(select(Customer).where(Customer.email == "mia@example.com"))
+    assert mia is not None
+    assert mia.phone == "+4930123456"
+    consent = await db.scalar(select(Consent).where(Consent.customer_id == mia.id))
+    assert consent is not None
+    assert consent.status == "subscribed", "Mailchimp: subscribed"
+    assert consent.changed_at.year == 2024
+
+
+# -- products and orders ---------------------------------------------------------------------
+
+
+async def test_a_shopify_product_export_imports_products_with_variants(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    content = make_csv(
+        [
+            ["Handle", "Title", "Body (HTML)", "Vendor", "Type", "Tags", "Option1 Name",
+             "Option1 Value", "Variant SKU", "Variant Price", "Variant Compare At Price",
+             "Variant Inventory Qty", "Image Src", "Status"],
+            ["tee", "Tee", "<p>Soft</p>", "Acme", "Shirts", "cotton", "Size", "S", "TEE-S",
+             "19.00", "25.00", "4", "https://cdn.example.com/tee.jpg", "active"],
+            ["tee", "", "", "", "", "", "", "M", "TEE-M", "19.00", "", "7", "", ""],
+            ["mug", "Mug", "", "Acme", "", "", "Title", "Default Title", "MUG", "9.5", "", "1",
+             "", "draft"],
+        ]
+    )  # fmt: skip
+    done = await full_import(client, admin_key, db, settings, content, entity="products")
+    assert (done["status"], done["error_count"]) == ("completed", 0), done
+    tee = await db.scalar(select(Product).where(Product.handle == "tee"))
+    assert tee is not None
+    assert tee.title == "Tee"
+    assert tee.images == ["https://cdn.example.com/tee.jpg"]
+    skus = set(await db.scalars(select(ProductVariant.sku)))
+    assert skus == {"TEE-S", "TEE-M", "MUG"}
+
+
+async def test_orders_import_groups_lines_by_number_and_creates_customers(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    content = make_csv(
+        [
+            ["number", "email", "customer_name", "placed_at", "currency", "financial_status",
+             "line_sku", "line_title", "line_quantity", "line_unit_price", "total"],
+            ["1001", "ann@example.com", "Ann Lee", "2024-01-05T10:00:00Z", "EUR", "paid",
+             "A1", "Alpha", "2", "10.00", "25.00"],
+            ["1001", "ann@example.com", "", "", "", "", "B1", "Beta", "1", "5.00", ""],
+            ["1002", "ann@example.com", "", "2024-02-01", "EUR", "paid", "", "Gamma", "1",
+             "7.00", ""],
+        ]
+    )  # fmt: skip
+    job = await uploaded(client, admin_key, content, entity="orders")
+    await dry_run(client, admin_key, db, settings, job["id"])
+    done = await run_import(client, admin_key, db, settings, job["id"])
+    assert (done["status"], done["inserted"], done["error_count"]) == ("completed", 2, 0), done
+    rows = (
+        await db.execute(text("SELECT number, total, items_count FROM shop_order ORDER BY number"))
+    ).all()
+    assert [(r[0], str(r[1]), r[2]) for r in rows] == [("1001", "25.00", 3), ("1002", "7.00", 1)]
+    spent = await db.scalar(text("SELECT orders_count FROM customer_metrics"))
+    assert spent == 2
+
+
+# -- permissions and mappings ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["marketing", "analyst"])
+async def test_roles_without_customers_write_cannot_import(
+    role: str, client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey
+) -> None:
+    key = await make_key(await make_user(role))
+    response = await upload(client, key, make_csv([["email"], ["a@example.com"]]))
+    assert response.status_code == 403
+    assert (await client.get("/api/v1/imports", headers=bearer(key))).status_code == 403
+
+
+async def test_a_sales_rep_may_import_customers_but_not_products(
+    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey
+) -> None:
+    key = await make_key(await make_user("sales"))
+    content = make_csv([["email"], ["a@example.com"]])
+    assert (await upload(client, key, content)).status_code == 201
+    refused = await upload(client, key, content, entity="products")
+    assert refused.status_code == 403
+
+
+async def test_saved_mappings_can_be_created_applied_renamed_and_deleted(
+    client: httpx2.AsyncClient, admin_key: str
+) -> None:
+    created = await client.post(
+        "/api/v1/import-mappings",
+        headers=bearer(admin_key),
+        json={"entity": "customers", "name": "Old CRM", "mapping": {"Mail": "email"}},
+    )
+    assert created.status_code == 201, created.text
+    mapping_id = created.json()["id"]
+    clash = await client.post(
+        "/api/v1/import-mappings",
+        headers=bearer(admin_key),
+        json={"entity": "customers", "name": "Old CRM", "mapping": {}},
+    )
+    assert clash.status_code == 409
+    job = await uploaded(client, admin_key, make_csv([["Mail"], ["a@example.com"]]))
+    applied = await client.patch(
+        f"/api/v1/imports/{job['id']}", headers=bearer(admin_key), json={"mapping_id": mapping_id}
+    )
+    assert applied.json()["mapping"] == {"Mail": "email"}
+    renamed = await client.patch(
+        f"/api/v1/import-mappings/{mapping_id}", headers=bearer(admin_key), json={"name": "CRM"}
+    )
+    assert renamed.json()["name"] == "CRM"
+    listed = await client.get("/api/v1/import-mappings", headers=bearer(admin_key))
+    assert [m["name"] for m in listed.json()] == ["CRM"]
+    gone = await client.delete(f"/api/v1/import-mappings/{mapping_id}", headers=bearer(admin_key))
+    assert gone.status_code == 204
+
+
+async def test_a_running_import_can_be_cancelled_and_stops_after_its_batch(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    rows = [["email"]] + [[f"c{i}@example.com"] for i in range(9)]
+    job = await uploaded(client, admin_key, make_csv(rows))
+    await dry_run(client, admin_key, db, settings, job["id"])
+    await client.post(f"/api/v1/imports/{job['id']}/start", headers=bearer(admin_key))
+    await runner.run_import(
+        units(db), settings, uuid.UUID(job["id"]), batch_size=3, stop_after_batches=1
+    )
+    cancelled = await client.post(f"/api/v1/imports/{job['id']}/cancel", headers=bearer(admin_key))
+    assert cancelled.json()["status"] == "cancelled"
+    await runner.run_import(units(db), settings, uuid.UUID(job["id"]), batch_size=3)
+    assert await db.scalar(select(func.count()).select_from(Customer)) == 3
