@@ -181,6 +181,16 @@ async def each_order(
         params = PageParams(limit=EXPORT_BATCH, cursor=cursor)
 
 
+async def customers_by_ids(
+    db: AsyncSession, ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Customer]:
+    """The customers of orders or carts already read through a scoped query."""
+    if not ids:
+        return {}
+    rows = await db.scalars(select(Customer).where(Customer.id.in_(list(ids))))
+    return {customer.id: customer for customer in rows}
+
+
 async def number_taken(db: AsyncSession, channel_id: uuid.UUID | None, number: str) -> bool:
     same_channel = (
         Order.channel_id.is_(None) if channel_id is None else Order.channel_id == channel_id
@@ -309,7 +319,7 @@ async def returned_quantities(db: AsyncSession, order_id: uuid.UUID) -> dict[uui
         .where(OrderReturn.order_id == order_id, OrderReturn.status != "rejected")
         .group_by(ReturnLine.order_line_id)
     )
-    return {line_id: int(quantity) for line_id, quantity in rows.tuples()}
+    return {line_id: int(quantity) for line_id, quantity in rows}
 
 
 @dataclass(frozen=True)
