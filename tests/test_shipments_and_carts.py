@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -13,7 +14,14 @@ from patron.config import Settings
 from patron.kit.time import utcnow
 from patron.models import Cart, Channel, Customer, MailMessage
 from patron.orders import service
-from tests.conftest import MakeKey, MakeUser, audit_actions, bearer
+from tests.conftest import (
+    IsolatedDatabase,
+    MakeKey,
+    MakeUser,
+    audit_actions,
+    bearer,
+    make_settings,
+)
 from tests.shop import make_catalog, make_customer, order_body, place, timeline_kinds
 
 Json = dict[str, Any]
@@ -326,3 +334,35 @@ async def test_channels_are_created_renamed_and_deleted_only_when_unused(
         "/api/v1/channels", headers=support, json={"name": "Mine", "kind": "pos"}
     )
     assert refused.status_code == 403
+
+
+async def test_the_periodic_job_abandons_idle_carts(
+    isolated_database: IsolatedDatabase, tmp_path: Path
+) -> None:
+    from patron.orders.tasks import abandon_idle_carts
+    from patron.worker.app import job_app, set_runtime
+
+    assert "orders.abandon_carts" in job_app.tasks
+    settings = make_settings(isolated_database.url, tmp_path, cart_abandoned_after_minutes=30)
+    set_runtime(settings, isolated_database.database)
+    async with isolated_database.database.transaction() as db:
+        db.add_all(
+            [
+                Cart(
+                    email="idle@example.com",
+                    currency="USD",
+                    last_activity_at=utcnow() - timedelta(minutes=31),
+                ),
+                Cart(
+                    email="busy@example.com",
+                    currency="USD",
+                    last_activity_at=utcnow() - timedelta(minutes=5),
+                ),
+            ]
+        )
+    assert await abandon_idle_carts(timestamp=0) == 1
+    assert await abandon_idle_carts(timestamp=0) == 0
+    async with isolated_database.database.transaction() as db:
+        rows = await db.execute(select(Cart.email, Cart.status))
+        statuses = {row.email: row.status for row in rows}
+    assert statuses == {"idle@example.com": "abandoned", "busy@example.com": "open"}
