@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.auth.principal import Principal
 from patron.auth.scoping import visible_to
 from patron.errors import NotFound
 from patron.models import (
+    Attachment,
+    Cart,
     Consent,
     ConsentEvent,
     Customer,
@@ -19,6 +23,8 @@ from patron.models import (
     CustomerExternalId,
     CustomerMetrics,
     CustomerPhone,
+    Order,
+    TimelineEntry,
 )
 
 MAX_MERGE_HOPS = 10
@@ -199,3 +205,53 @@ async def metrics_for(
         select(CustomerMetrics).where(CustomerMetrics.customer_id.in_(customer_ids))
     )
     return {row.customer_id: row for row in rows}
+
+
+async def main_addresses(
+    db: AsyncSession, customer_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, CustomerAddress]:
+    """Each customer's main address (default shipping first, then billing, then oldest)."""
+    if not customer_ids:
+        return {}
+    rows = await db.scalars(
+        select(CustomerAddress)
+        .where(CustomerAddress.customer_id.in_(customer_ids))
+        .order_by(
+            CustomerAddress.customer_id,
+            CustomerAddress.is_default_shipping.desc(),
+            CustomerAddress.is_default_billing.desc(),
+            CustomerAddress.created_at,
+        )
+        .ext(distinct_on(CustomerAddress.customer_id))
+    )
+    return {row.customer_id: row for row in rows}
+
+
+async def belongings(db: AsyncSession, customer_id: uuid.UUID) -> dict[str, int]:
+    """How many records of each kind hang off a customer (what a merge moves)."""
+
+    def count(model: Any, *where: Any) -> Any:
+        return (
+            select(func.count())
+            .select_from(model)
+            .where(model.customer_id == customer_id, *where)
+            .scalar_subquery()
+        )
+
+    row = (
+        await db.execute(
+            select(
+                count(Order).label("orders"),
+                count(Cart).label("carts"),
+                count(TimelineEntry, TimelineEntry.kind == "note").label("notes"),
+                count(TimelineEntry).label("timeline"),
+                count(Attachment).label("files"),
+                count(CustomerAddress).label("addresses"),
+                count(Consent).label("consents"),
+                count(CustomerExternalId).label("external_ids"),
+                count(CustomerEmail).label("emails"),
+                count(CustomerPhone).label("phones"),
+            )
+        )
+    ).one()
+    return {key: int(value) for key, value in row._mapping.items()}
