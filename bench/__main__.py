@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench import platform
+from bench import dataset, platform
 from bench.harness import Context, Options, say
 from bench.load import BenchError
 from bench.report import RESULTS_DIR, Report, format_table, machine, write_json
@@ -29,7 +29,7 @@ class Capability(Protocol):
     def run(self, context: Context) -> Report: ...
 
 
-CAPABILITIES: dict[str, Capability] = {platform.NAME: platform}
+CAPABILITIES: dict[str, Capability] = {platform.NAME: platform, dataset.NAME: dataset}
 
 
 def _positive_float(text: str) -> float:
@@ -119,13 +119,16 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = main.add_subparsers(dest="capability", metavar="CAPABILITY")
     for name, module in CAPABILITIES.items():
-        commands.add_parser(
+        command = commands.add_parser(
             name,
             help=module.TITLE,
             description=module.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter,
             parents=[_common_options(defaults=False)],
         )
+        add_arguments = getattr(module, "add_arguments", None)  # a capability's own options
+        if add_arguments is not None:
+            add_arguments(command)
     return main
 
 
@@ -146,7 +149,7 @@ def _run(names: Sequence[str], arguments: argparse.Namespace) -> list[Report]:
             results_dir=arguments.results_dir,
         )
         say(f"PostgreSQL: {pg.label}")
-        context = Context(options=options, postgres=pg, machine=machine())
+        context = Context(options=options, postgres=pg, machine=machine(), arguments=arguments)
         for name in names:
             report = CAPABILITIES[name].run(context)
             path = write_json(report, options.results_dir)

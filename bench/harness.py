@@ -3,6 +3,7 @@ async load, and a consistent way to report progress."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 from collections.abc import Coroutine
@@ -32,6 +33,8 @@ class Context:
     options: Options
     postgres: PostgresServer
     machine: dict[str, Any]
+    # everything parsed, including a capability's own options (its ``add_arguments``)
+    arguments: argparse.Namespace | None = None
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:

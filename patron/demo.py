@@ -62,10 +62,15 @@ async def has_demo_users(db: AsyncSession) -> bool:
 
 
 async def seed(
-    db: AsyncSession, settings: Settings, *, force: bool = False, customers: int = 300
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    force: bool = False,
+    customers: int = 300,
+    shop: bool = True,
 ) -> DemoResult:
     """Create the demo staff if the database has no staff at all (or ``force``), then the
-    demo shop if it has no customers and no orders yet."""
+    demo shop (unless not wanted) if it has no customers and no orders yet."""
     if settings.is_production:
         raise ConfigurationError("Demo data is never created in production.")
     if not force and not await is_empty(db):
@@ -91,5 +96,5 @@ async def seed(
             is_demo=True,
         )
     await db.flush()
-    shop = await seed_shop(db, settings, customers=customers)
-    return DemoResult(created=True, password=password, shop=shop)
+    summary = await seed_shop(db, settings, customers=customers) if shop else None
+    return DemoResult(created=True, password=password, shop=summary)

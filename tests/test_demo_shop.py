@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import phonenumbers
+import psycopg
 import pytest
 from sqlalchemy import Computed, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,9 +19,11 @@ from patron.cli import app
 from patron.config import ConfigurationError, Settings, get_settings
 from patron.customers import metrics
 from patron.db.base import Base
+from patron.db.engine import libpq_url
 from patron.demo_shop.generator import ShopGenerator
 from patron.demo_shop.seed import seed_shop
 from patron.demo_shop.shop import ShopParams
+from patron.demo_shop.stream import copy_shop
 from patron.demo_shop.tables import TABLES
 from patron.kit.contact import normalise_email, normalise_phone
 from tests.conftest import TEST_SECRET, IsolatedDatabase, MakeUser
@@ -223,6 +226,43 @@ async def test_the_demo_shop_is_never_made_in_production(
     with pytest.raises(ConfigurationError):
         await seed_shop(db, production, customers=5)
     assert await db.scalar(text("SELECT count(*) FROM customer")) == 0
+
+
+# -- the COPY loader ---------------------------------------------------------------------
+
+INDEX_COUNT = "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'"
+FOREIGN_KEY_COUNT = "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"
+
+
+def test_the_copy_loader_streams_the_same_rows_and_rebuilds_every_index(
+    isolated_database: IsolatedDatabase,
+) -> None:
+    conninfo = libpq_url(isolated_database.url)
+    with psycopg.connect(conninfo) as connection:
+        structure = [connection.execute(q).fetchone() for q in (INDEX_COUNT, FOREIGN_KEY_COUNT)]
+    params = ShopParams(now=NOW, customers=30, orders=150, batch_size=10)
+    expected: dict[str, int] = {}
+    for batch in ShopGenerator(params).batches():
+        for table, table_rows in batch.items():
+            expected[table] = expected.get(table, 0) + len(table_rows)
+
+    stats = copy_shop(conninfo, params)
+
+    assert dict(stats.rows) == {table: n for table, n in expected.items() if n}
+    with psycopg.connect(conninfo) as connection:
+        assert [connection.execute(q).fetchone() for q in (INDEX_COUNT, FOREIGN_KEY_COUNT)] == (
+            structure
+        )
+        for table, count in expected.items():
+            found = connection.execute(f"SELECT count(*) FROM {table}").fetchone()
+            assert found == (count,), table
+        metrics_rows = connection.execute("SELECT count(*) FROM customer_metrics").fetchone()
+        assert metrics_rows == (30,)
+        unbalanced = connection.execute(
+            "SELECT count(*) FROM shop_order"
+            " WHERE subtotal - discount_total + shipping_total + tax_total <> total"
+        ).fetchone()
+        assert unbalanced == (0,)
 
 
 # -- the command -------------------------------------------------------------------------

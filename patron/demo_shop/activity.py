@@ -3,17 +3,18 @@ notes, calls and meetings staff log on a customer."""
 
 from __future__ import annotations
 
-import html
 import random
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from patron.demo_shop.customers import CustomerPlan
 from patron.demo_shop.orders import Line
 from patron.demo_shop.shop import Shop, StaffMember, entry
 from patron.demo_shop.tables import Rows
+from patron.timeline.service import render_markdown
 
 CHANNEL_NAMES = {"email": "email", "sms": "SMS"}
 NOTES = (
@@ -27,12 +28,12 @@ NOTES = (
     "Buys gifts every December. Remind them of gift wrapping in November.",
     "Prefers to be called rather than emailed, ideally in the morning.",
 )
-CALLS = (
-    ("inbound", "Asked where their parcel is; tracking shows it at the local depot."),
-    ("inbound", "Wanted to change the delivery address; updated before shipping."),
-    ("outbound", "Called about the damaged item; replacement agreed."),
-    ("outbound", "Follow-up on the wholesale enquiry; sending terms by email."),
-    ("inbound", "Size advice for the Chelsea boots; recommended going half a size down."),
+CALLS = (  # summary, outcome, body
+    ("Where is my parcel?", "resolved", "Tracking shows it at the local depot; due tomorrow."),
+    ("Change of delivery address", "resolved", "Updated the address before shipping."),
+    ("Damaged item", "replacement sent", "Replacement agreed; no need to send it back."),
+    ("Wholesale enquiry follow-up", "follow-up", "Sending the terms by email this week."),
+    ("Size advice", "resolved", "Chelsea boots: recommended going half a size down."),
 )
 MEETINGS = (
     "Quarterly review: reorder plan for spring agreed.",
@@ -214,11 +215,9 @@ def guest_cart(shop: Shop, rows: Rows, email: str) -> None:
           lines=[(sellable, 1, sellable.price)], last_activity=last_activity)  # fmt: skip
 
 
+@cache
 def _html(markdown: str) -> str:
-    """The few notes here use only **bold**; their HTML is what the sanitiser would keep."""
-    parts = html.escape(markdown).split("**")
-    inner = "".join(f"<strong>{part}</strong>" if i % 2 else part for i, part in enumerate(parts))
-    return f"<p>{inner}</p>"
+    return render_markdown(markdown)
 
 
 def staff_activity(shop: Shop, plan: CustomerPlan, rows: Rows) -> None:
@@ -240,26 +239,24 @@ def staff_activity(shop: Shop, plan: CustomerPlan, rows: Rows) -> None:
             text = rng.choice(NOTES)
             at = moment()
             pinned = number == 0 and important and rng.random() < 0.5
-            entry(rows, shop, customer_id=plan.id, kind="note", at=at,
-                  summary=text.replace("**", "")[:120], data={}, actor=author(), body=text,
-                  body_html=_html(text), pinned=pinned)  # fmt: skip
+            entry(rows, shop, customer_id=plan.id, kind="note", at=at, summary=text,
+                  data={"mentions": []}, actor=author(), body=text, body_html=_html(text),
+                  pinned=pinned)  # fmt: skip
             plan.touch(at)
     if rng.random() < (0.3 if important else 0.04):
-        direction, text = rng.choice(CALLS)
+        summary, outcome, text = rng.choice(CALLS)
         at = moment()
-        entry(rows, shop, customer_id=plan.id, kind="call", at=at,
-              summary=f"{direction.title()} call: {text}",
-              data={"direction": direction, "duration_minutes": rng.randint(2, 25)},
+        entry(rows, shop, customer_id=plan.id, kind="call", at=at, summary=summary,
+              data={"duration_minutes": rng.randint(2, 25), "outcome": outcome},
               actor=author(), body=text, body_html=_html(text))  # fmt: skip
         plan.touch(at)
     if plan.b2b and rng.random() < 0.5:
         text = rng.choice(MEETINGS)
         at = moment()
-        entry(rows, shop, customer_id=plan.id, kind="meeting", at=at, summary=f"Meeting: {text}",
-              data={"duration_minutes": rng.choice((30, 45, 60))}, actor=author(), body=text,
-              body_html=_html(text))  # fmt: skip
+        entry(rows, shop, customer_id=plan.id, kind="meeting", at=at, summary=text,
+              data={"duration_minutes": rng.choice((30, 45, 60)), "outcome": "agreed"},
+              actor=author())  # fmt: skip
     if rng.random() < 0.03:
         text = rng.choice(EMAILS_LOGGED)
-        entry(rows, shop, customer_id=plan.id, kind="email_logged", at=moment(),
-              summary=f"Email: {text}", data={}, actor=author(), body=text,
-              body_html=_html(text))  # fmt: skip
+        entry(rows, shop, customer_id=plan.id, kind="email_logged", at=moment(), summary=text,
+              data={"duration_minutes": None, "outcome": ""}, actor=author())  # fmt: skip

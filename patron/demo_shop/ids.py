@@ -11,6 +11,7 @@ from datetime import datetime
 
 _VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
 _RAND_B = (1 << 62) - 1
+_UNKNOWN = uuid.SafeUUID.unknown
 
 
 class IdMaker:
@@ -23,5 +24,5 @@ class IdMaker:
         made = object.__new__(uuid.UUID)  # skips UUID()'s argument checks: the value is valid
         value = (millis << 80) | ((rand >> 62) << 64) | _VERSION_AND_VARIANT | (rand & _RAND_B)
         object.__setattr__(made, "int", value)
-        object.__setattr__(made, "is_safe", uuid.SafeUUID.unknown)
+        object.__setattr__(made, "is_safe", _UNKNOWN)
         return made
