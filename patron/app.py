@@ -72,6 +72,7 @@ def panel_routers() -> list[APIRouter]:
     from patron.audit.views import router as audit_views
     from patron.auth.views import router as auth_views
     from patron.customers.fields_views import router as fields_views
+    from patron.imports.views import router as imports_views
     from patron.mail.views import router as mail_views
     from patron.orders.tracking import router as tracking_views
     from patron.users.views import router as users_views
@@ -88,6 +89,7 @@ def panel_routers() -> list[APIRouter]:
         mail_views,
         tracking_views,
         fields_views,
+        imports_views,
     ]
 
 

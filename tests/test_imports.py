@@ -682,3 +682,51 @@ async def test_a_running_import_can_be_cancelled_and_stops_after_its_batch(
     assert cancelled.json()["status"] == "cancelled"
     await runner.run_import(units(db), settings, uuid.UUID(job["id"]), batch_size=3)
     assert await db.scalar(select(func.count()).select_from(Customer)) == 3
+
+
+# -- panel -----------------------------------------------------------------------------------
+
+
+async def test_the_panel_uploads_maps_checks_and_imports_a_file(
+    client: httpx2.AsyncClient, make_user: MakeUser, db: AsyncSession, settings: Settings
+) -> None:
+    from tests.conftest import form_token, sign_in
+
+    person = await make_user("admin")
+    await sign_in(client, person)
+    token = await form_token(client, "/imports/new")
+    content = make_csv([["Mail", "Name"], ["ivy@example.com", "Ivy Ng"], ["bad", "X"]])
+    uploaded_page = await client.post(
+        "/imports/new",
+        data={"csrf_token": token, "entity": "customers"},
+        files={"file": ("people.csv", content, "text/csv")},
+    )
+    assert uploaded_page.status_code == 303, uploaded_page.text
+    location = uploaded_page.headers["location"]
+    page = await client.get(location)
+    assert 'name="col-0"' in page.text
+    mapped = await client.post(
+        f"{location}/mapping",
+        data={"csrf_token": token, "col-0": "email", "col-1": "full_name", "preset": "patron",
+              "match_on": "email", "date_order": "auto", "then": "dry-run"},
+    )  # fmt: skip
+    assert mapped.status_code == 303, mapped.text
+    job_id = uuid.UUID(location.rsplit("/", 1)[-1])
+    assert "hx-trigger" in (await client.get(f"{location}/progress")).text
+    await runner.dry_run(units(db), settings, job_id)
+    checked = await client.get(location)
+    assert "data-would-insert" in checked.text
+    assert "not a valid email" in checked.text
+    started = await client.post(f"{location}/start", data={"csrf_token": token})
+    assert started.status_code == 303
+    await runner.run_import(units(db), settings, job_id)
+    done = await client.get(location)
+    assert "data-import-done" in done.text
+    ivy = await db.scalar(select(Customer).where(Customer.email == "ivy@example.com"))
+    assert ivy is not None
+    assert (ivy.first_name, ivy.last_name) == ("Ivy", "Ng")
+    history = await client.get("/imports")
+    assert "people.csv" in history.text
+    report = await client.get(f"{location}/errors.csv")
+    assert report.status_code == 200
+    assert "invalid_email" in report.text

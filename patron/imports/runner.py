@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -246,6 +247,8 @@ async def _write_batch(
         async with _job(unit, import_id) as (db, job):
             if job.status != "importing":
                 raise Stop
+            # a batch lost in a crash is lost with its progress, and is simply imported again
+            await db.execute(text("SET LOCAL synchronous_commit = off"))
             result = await handler.write(db, batch.records)
             _advance(job, batch, result.inserted, result.updated, result.errors, total)
         return result.errors

@@ -1,0 +1,283 @@
+"""Importing a customer CSV through Patron's import code path, beside PostgreSQL's plain COPY.
+
+A CSV of N customers (default 1,000,000) in the Patron format is generated, streamed to disk:
+email, names, phone (40 % of rows, national numbers), company, tags, a full address, email
+consent. On a throwaway migrated database the file is then
+
+1. uploaded with ``patron.imports.service.upload`` (streamed to the data directory, sniffed),
+2. checked by the dry-run job function (every row validated, existing customers looked up),
+3. imported by the import job function (batches of 5,000: validation overlapping with
+   set-based upserts of customers, addresses, consents with their history, metrics rows),
+
+and, on the same server in the same run, loaded by ``COPY ... FROM STDIN (FORMAT csv)`` into
+a plain table with the file's columns and no index: the raw lower bound. Figures: rows per
+second of each step and the peak resident memory of this process during it (sampled every
+50 ms); the import's rate divided by COPY's is the design's "fraction of COPY".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+import psycopg
+
+from bench.harness import Context, say
+from bench.report import Figure, Report, now_iso
+from patron.audit.service import SYSTEM
+from patron.config import Settings
+from patron.db.engine import Database
+from patron.db.migrate import upgrade
+from patron.imports import repository, runner, service
+
+NAME = "imports"
+TITLE = "Customer CSV import through the job functions, beside plain COPY of the same file"
+DEFAULT_ROWS = 1_000_000
+T = TypeVar("T")
+
+HEADER = [
+    "email", "first_name", "last_name", "phone", "company", "tags", "address_line1",
+    "city", "postal_code", "country", "email_consent",
+]  # fmt: skip
+FIRST = ["Ada", "Ben", "Chloé", "Dmitri", "Emma", "Finn", "Grace", "Hiro", "Inès", "Jonas",
+         "Kemi", "Liam", "Mia", "Noah", "Olga", "Pablo", "Quinn", "Rosa", "Sven",
+         "Zoë"]  # fmt: skip
+LAST = ["Smith", "Müller", "García", "Rossi", "Dubois", "Kowalski", "Nakamura", "Okafor",
+        "Jensen", "Silva", "O'Brien", "Novak", "Haddad", "Larsen", "Moreau"]  # fmt: skip
+PLACES = [("GB", "London", "SW1A 1AA", "020 7946 {:04d}"), ("DE", "Berlin", "10115",
+          "030 901{:05d}"), ("FR", "Paris", "75001", "01 42 68 {:02d} {:02d}"),
+          ("US", "Springfield", "62701", "(217) 555-{:04d}")]  # fmt: skip
+TAGS = ["", "", "vip", "newsletter", "wholesale, vip", "b2b"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("imports options")
+    group.add_argument(
+        "--rows", type=int, default=DEFAULT_ROWS, help="customers in the file (default 1e6)"
+    )
+
+
+def _phone(country: str, pattern: str, rng: random.Random) -> str:
+    if country == "FR":
+        return pattern.format(rng.randrange(100), rng.randrange(100))
+    return pattern.format(rng.randrange(10_000 if country != "DE" else 100_000))
+
+
+def generate(path: Path, rows: int, *, seed: int = 2026) -> None:
+    """A realistic customer CSV, written row by row (never held in memory)."""
+    rng = random.Random(seed)
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(HEADER)
+        for i in range(rows):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            country, city, postal, phone = rng.choice(PLACES)
+            writer.writerow(
+                [
+                    f"{first.lower()}.{i}@example.com".replace("é", "e").replace("ë", "e"),
+                    first,
+                    last,
+                    _phone(country, phone, rng) if rng.random() < 0.4 else "",
+                    "Acme Ltd" if rng.random() < 0.1 else "",
+                    rng.choice(TAGS),
+                    f"{rng.randrange(1, 300)} High Street",
+                    city,
+                    postal,
+                    country,
+                    rng.choice(["yes", "no", ""]),
+                ]
+            )
+
+
+class PeakMemory:
+    """The process's resident memory, sampled every 50 ms while the block runs."""
+
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+        self.peak = self.baseline = self.process.memory_info().rss
+        self._stop = threading.Event()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    @contextmanager
+    def watching(self) -> Iterator[PeakMemory]:
+        self.peak = self.baseline = self.process.memory_info().rss
+        thread = threading.Thread(target=self._sample, daemon=True)
+        self._stop.clear()
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            thread.join()
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    @property
+    def peak_mib(self) -> float:
+        return round(self.peak / 2**20, 1)
+
+
+def _timed(step: Callable[[], T]) -> tuple[T, float, float]:
+    memory = PeakMemory()
+    with memory.watching():
+        started = time.perf_counter()
+        result = step()
+        elapsed = time.perf_counter() - started
+    return result, elapsed, memory.peak_mib
+
+
+def _figure(name: str, rows: int, errors: int, seconds: float) -> Figure:
+    return Figure(
+        name=name,
+        unit="rows/s",
+        clients=1,
+        duration=round(seconds, 2),
+        succeeded=rows,
+        failed=errors,
+        rate=rows / seconds if seconds else 0.0,
+        p50_ms=None,
+        p95_ms=None,
+        p99_ms=None,
+    )
+
+
+async def _file_chunks(path: Path) -> Any:
+    with open(path, "rb") as data:  # noqa: ASYNC230 (a benchmark, nothing else runs)
+        while chunk := data.read(1024 * 1024):
+            yield chunk
+
+
+async def _patron_import(settings: Settings, path: Path) -> dict[str, Any]:
+    database = Database(settings.database_url, pool_size=2)
+    try:
+        timings: dict[str, Any] = {}
+
+        async def upload() -> Any:
+            async with database.transaction() as db:
+                job = await service.upload(
+                    db, settings, actor=SYSTEM, entity="customers", filename=path.name,
+                    chunks=_file_chunks(path),
+                )  # fmt: skip
+                job.status = "validating"
+                return job.id
+
+        async def measure(name: str, step: Callable[[], Any]) -> Any:
+            memory = PeakMemory()
+            with memory.watching():
+                started = time.perf_counter()
+                result = await step()
+                timings[name] = (time.perf_counter() - started, memory.peak_mib)
+            return result
+
+        job_id = await measure("upload", upload)
+        await measure("dry_run", lambda: runner.dry_run(database.transaction, settings, job_id))
+        async with database.transaction() as db:
+            job = await repository.get_job(db, job_id)
+            timings["dry_run_result"] = (job.would_insert, job.would_update, job.error_count)
+            job.status = "queued"
+        await measure("import", lambda: runner.run_import(database.transaction, settings, job_id))
+        async with database.transaction() as db:
+            job = await repository.get_job(db, job_id)
+            timings["result"] = (job.status, job.inserted, job.updated, job.error_count)
+        return timings
+    finally:
+        await database.dispose()
+
+
+def _copy(url: str, path: Path) -> int:
+    columns = ", ".join(f"{name} text" for name in HEADER)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f"CREATE TABLE copy_customers ({columns})".encode())
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(b"COPY copy_customers FROM STDIN (FORMAT csv, HEADER true)") as copy,
+            open(path, "rb") as data,
+        ):
+            while chunk := data.read(1024 * 1024):
+                copy.write(chunk)
+        row = connection.execute(b"SELECT count(*) FROM copy_customers").fetchone()
+    return int(row[0]) if row else 0
+
+
+def run(context: Context) -> Report:
+    arguments = getattr(context, "arguments", None)
+    rows = int(getattr(arguments, "rows", DEFAULT_ROWS) or DEFAULT_ROWS)
+    workdir = context.options.workdir
+    path = workdir / "customers.csv"
+    say(f"Generating {rows:,} customers into {path}…")
+    started = time.perf_counter()
+    generate(path, rows)
+    size_mib = path.stat().st_size / 2**20
+    say(f"  {size_mib:,.0f} MiB in {time.perf_counter() - started:.0f} s")
+    load_before = [round(value, 2) for value in os.getloadavg()]
+    database = context.postgres.create_database("patron_bench_imports")
+    try:
+        url = context.postgres.sqlalchemy_url(database)
+        say("Migrating a throwaway database…")
+        upgrade(url)
+        settings = Settings(
+            _env_file=None,
+            database_url=url,
+            data_dir=workdir / "data",
+            import_max_bytes=4 * 2**30,
+        )
+        say("COPY of the same file into a plain table…")
+        copied, copy_seconds, copy_mib = _timed(
+            lambda: _copy(context.postgres.libpq_url(database), path)
+        )
+        say(f"  {copied:,} rows in {copy_seconds:.1f} s")
+        say("Upload, dry run and import through patron.imports…")
+        timings = asyncio.run(_patron_import(settings, path))
+    finally:
+        context.postgres.drop_database(database)
+        path.unlink(missing_ok=True)
+    status, inserted, updated, errors = timings["result"]
+    copy_figure = _figure("PostgreSQL COPY (plain table, no index)", copied, 0, copy_seconds)
+    figures = [
+        _figure("upload (stream to disk, sniff)", rows, 0, timings["upload"][0]),
+        _figure("dry run (validate every row, look up)", rows, timings["dry_run_result"][2],
+                timings["dry_run"][0]),
+        _figure("import job (validate + upsert, 5,000/batch)", inserted + updated, errors,
+                timings["import"][0]),
+    ]  # fmt: skip
+    report = Report(
+        capability=NAME,
+        title=TITLE,
+        started_at=now_iso(),
+        environment={
+            **context.machine,
+            "postgres": context.postgres.label,
+            "postgres_version": context.postgres.version(),
+            "pgbench": context.postgres.pgbench,
+            "pgbench_version": "n/a",
+            "load_average_before": load_before,
+            "load_average_after": [round(value, 2) for value in os.getloadavg()],
+            "rows": rows,
+            "file_mib": round(size_mib, 1),
+            "import_status": status,
+            "peak_rss_mib": {
+                "copy_client": copy_mib,
+                "upload": timings["upload"][1],
+                "dry_run": timings["dry_run"][1],
+                "import": timings["import"][1],
+            },
+        },
+    )
+    report.figures = [*(f.relative_to(copy_figure) for f in figures), copy_figure]
+    say(
+        "Peak resident memory of the benchmark process (MiB): "
+        + ", ".join(f"{k} {v}" for k, v in report.environment["peak_rss_mib"].items())
+    )
+    return report
