@@ -41,14 +41,13 @@ def runtime() -> Runtime:
     return _runtime
 
 
-def connected_app(database: Database) -> procrastinate.App:
-    connector = procrastinate.PsycopgConnector(
+def connector_for(database: Database) -> procrastinate.PsycopgConnector:
+    return procrastinate.PsycopgConnector(
         conninfo=libpq_url(database.url),
         kwargs={"application_name": "patron-worker"},
         min_size=1,
         max_size=4,
     )
-    return job_app.with_connector(connector)
 
 
 async def record_failures(
@@ -77,13 +76,16 @@ async def run_worker(
     database: Database, *, concurrency: int = 4, name: str = "patron", wait: bool = True
 ) -> None:
     """Run jobs until cancelled or stopped; with ``wait=False``, until the queue is empty."""
-    app = connected_app(database)
-    async with app.open_async():
-        await app.run_worker_async(
-            concurrency=concurrency,
-            name=name,
-            wait=wait,
-            install_signal_handlers=False,
-            worker_middleware=[record_failures],
-            delete_jobs="successful",
-        )
+    # The connector is swapped on job_app itself: tasks (and the periodic deferrer, which
+    # defers through each task's app) point at job_app, so a copy made by with_connector
+    # would leave them on the unopened connector and stop the worker at its first tick.
+    with job_app.replace_connector(connector_for(database)) as app:
+        async with app.open_async():
+            await app.run_worker_async(
+                concurrency=concurrency,
+                name=name,
+                wait=wait,
+                install_signal_handlers=False,
+                worker_middleware=[record_failures],
+                delete_jobs="successful",
+            )
