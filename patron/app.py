@@ -44,8 +44,10 @@ def api_routers() -> list[APIRouter]:
     from patron.auth.api import router as keys_api
     from patron.catalog.api import router as catalog_api
     from patron.customers.api import router as customers_api
+    from patron.customers.export_api import router as customers_export_api
     from patron.customers.fields_api import router as fields_api
     from patron.customers.merge_api import router as merge_api
+    from patron.customers.saved_views_api import router as saved_views_api
     from patron.imports.api import router as imports_api
     from patron.orders.api import routers as order_apis
     from patron.timeline.api import router as timeline_api
@@ -57,9 +59,11 @@ def api_routers() -> list[APIRouter]:
         keys_api,
         audit_api,
         jobs_api,
+        customers_export_api,  # before /customers/{customer_id}
         customers_api,
         merge_api,
         fields_api,
+        saved_views_api,
         timeline_api,
         catalog_api,
         *order_apis,
@@ -72,6 +76,7 @@ def panel_routers() -> list[APIRouter]:
     from patron.audit.views import router as audit_views
     from patron.auth.views import router as auth_views
     from patron.customers.fields_views import router as fields_views
+    from patron.customers.views import router as customers_views
     from patron.imports.views import router as imports_views
     from patron.mail.views import router as mail_views
     from patron.orders.tracking import router as tracking_views
@@ -88,6 +93,7 @@ def panel_routers() -> list[APIRouter]:
         jobs_views,
         mail_views,
         tracking_views,
+        customers_views,
         fields_views,
         imports_views,
     ]

@@ -69,6 +69,11 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/customers/{customer_id}/external-ids"): "customers:write",
     ("PUT", "/api/v1/customers/{customer_id}/consents/{channel}"): "customers:write",
     ("GET", "/api/v1/customers/{customer_id}/consents/history"): "customers:read",
+    ("GET", "/api/v1/customers/export.csv"): "customers:export",
+    ("GET", "/api/v1/customers/export.xlsx"): "customers:export",
+    ("GET", "/api/v1/saved-views"): "customers:read",
+    ("POST", "/api/v1/saved-views"): "customers:read",
+    ("DELETE", "/api/v1/saved-views/{view_id}"): "customers:read",
     ("GET", "/api/v1/customers/{customer_id}/timeline"): "customers:read+interactions:read",
     ("POST", "/api/v1/customers/{customer_id}/notes"): "customers:read+interactions:write",
     ("PATCH", "/api/v1/customers/{customer_id}/timeline/{entry_id}"): (
@@ -213,6 +218,35 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/admin/jobs/{job_id}/retry"): "settings:admin",
     ("GET", "/admin/mailbox"): "settings:admin",
     ("GET", "/admin/mailbox/{message_id}"): "settings:admin",
+    ("GET", "/customers"): "customers:read",
+    ("GET", "/customers/export.csv"): "customers:export",
+    ("GET", "/customers/export.xlsx"): "customers:export",
+    ("POST", "/customers/views"): "customers:read",
+    ("POST", "/customers/views/{view_id}/delete"): "customers:read",
+    ("POST", "/customers/bulk"): "customers:read",
+    ("POST", "/customers/bulk/apply"): "customers:write",
+    ("GET", "/customers/new"): "customers:write",
+    ("POST", "/customers/new"): "customers:write",
+    ("GET", "/customers/{customer_id}"): "customers:read",
+    ("GET", "/customers/{customer_id}/fields"): "customers:read",
+    ("POST", "/customers/{customer_id}/fields"): "customers:write",
+    ("POST", "/customers/{customer_id}/consents"): "customers:write",
+    ("POST", "/customers/{customer_id}/contacts"): "customers:write",
+    ("POST", "/customers/{customer_id}/contacts/{contact_id}/delete"): "customers:write",
+    ("POST", "/customers/{customer_id}/addresses"): "customers:write",
+    ("POST", "/customers/{customer_id}/addresses/{address_id}"): "customers:write",
+    ("POST", "/customers/{customer_id}/addresses/{address_id}/default"): "customers:write",
+    ("POST", "/customers/{customer_id}/addresses/{address_id}/delete"): "customers:write",
+    ("GET", "/customers/{customer_id}/timeline"): "customers:read+interactions:read",
+    ("POST", "/customers/{customer_id}/notes"): "customers:read+interactions:write",
+    ("POST", "/customers/{customer_id}/activities"): "customers:read+interactions:write",
+    ("POST", "/customers/{customer_id}/timeline/{entry_id}/pin"): (
+        "customers:read+interactions:write"
+    ),
+    ("POST", "/customers/{customer_id}/timeline/{entry_id}/delete"): (
+        "customers:read+interactions:write"
+    ),
+    ("POST", "/customers/{customer_id}/attachments"): "customers:read+interactions:write",
 }
 
 

@@ -40,6 +40,7 @@ class NavItem:
 # Domains add their pages here as the product grows.
 NAVIGATION: list[NavItem] = [
     NavItem("Home", "/"),
+    NavItem("Customers", "/customers", "customers:read"),
     NavItem("Imports", "/imports", "customers:write"),
     NavItem("Users", "/admin/users", "settings:admin", "admin"),
     NavItem("Roles", "/admin/roles", "settings:admin", "admin"),

@@ -18,6 +18,38 @@
     }
   });
 
+  // "Tick all" boxes: <input type="checkbox" data-check-all="ids"> ticks every box named ids
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!(box instanceof HTMLInputElement) || box.dataset.checkAll === undefined) return;
+    document.querySelectorAll('input[type="checkbox"][name="' + box.dataset.checkAll + '"]').forEach(function (other) {
+      other.checked = box.checked;
+    });
+  });
+
+  // Fields shown only for some choices of a select:
+  // <select id="x" data-reveal> and <div data-reveal-when="x" data-reveal-values="a b">
+  function reveal(select) {
+    document.querySelectorAll('[data-reveal-when="' + select.id + '"]').forEach(function (part) {
+      var shown = part.dataset.revealValues.split(" ").indexOf(select.value) !== -1;
+      part.hidden = !shown;
+      part.querySelectorAll("input, select, textarea").forEach(function (field) { field.disabled = !shown; });
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target instanceof HTMLSelectElement && event.target.dataset.reveal !== undefined) reveal(event.target);
+  });
+  function revealAll() { document.querySelectorAll("select[data-reveal]").forEach(reveal); }
+
+  // htmx swaps a form answered with 409 or 422 too: the answer is the form with its errors.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var status = event.detail.xhr.status;
+    if (status === 409 || status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   // Copy buttons: <button data-copy="#selector">
   document.addEventListener("click", function (event) {
     var button = event.target instanceof Element ? event.target.closest("[data-copy]") : null;
@@ -48,9 +80,10 @@
       });
     });
   }
+  function ready() { drawCharts(); revealAll(); }
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", drawCharts);
+    document.addEventListener("DOMContentLoaded", ready);
   } else {
-    drawCharts();
+    ready();
   }
 })();
