@@ -39,6 +39,15 @@ async def list_categories(
     )
 
 
+async def categories_by_ids(
+    db: AsyncSession, ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Category]:
+    if not ids:
+        return {}
+    rows = await db.scalars(select(Category).where(Category.id.in_(list(ids))))
+    return {category.id: category for category in rows}
+
+
 async def category_by_slug(db: AsyncSession, slug: str) -> Category | None:
     return await db.scalar(select(Category).where(Category.slug == slug))
 

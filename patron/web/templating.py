@@ -41,6 +41,9 @@ class NavItem:
 NAVIGATION: list[NavItem] = [
     NavItem("Home", "/"),
     NavItem("Customers", "/customers", "customers:read"),
+    NavItem("Orders", "/orders", "orders:read"),
+    NavItem("Carts", "/carts", "orders:read"),
+    NavItem("Products", "/products", "catalog:read"),
     NavItem("Imports", "/imports", "customers:write"),
     NavItem("Users", "/admin/users", "settings:admin", "admin"),
     NavItem("Roles", "/admin/roles", "settings:admin", "admin"),
