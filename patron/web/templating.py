@@ -41,9 +41,7 @@ class NavItem:
 NAVIGATION: list[NavItem] = [
     NavItem("Home", "/"),
     NavItem("Customers", "/customers", "customers:read"),
-    NavItem("Orders", "/orders", "orders:read"),
-    NavItem("Carts", "/carts", "orders:read"),
-    NavItem("Products", "/products", "catalog:read"),
+    NavItem("Duplicates", "/customers/duplicates", "customers:write"),
     NavItem("Imports", "/imports", "customers:write"),
     NavItem("Users", "/admin/users", "settings:admin", "admin"),
     NavItem("Roles", "/admin/roles", "settings:admin", "admin"),
