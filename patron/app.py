@@ -75,12 +75,14 @@ def panel_routers() -> list[APIRouter]:
     from patron.account.views import router as account_views
     from patron.audit.views import router as audit_views
     from patron.auth.views import router as auth_views
+    from patron.catalog.views import router as catalog_views
     from patron.customers.fields_views import router as fields_views
     from patron.customers.merge_views import router as merge_views
     from patron.customers.views import router as customers_views
     from patron.imports.views import router as imports_views
     from patron.mail.views import router as mail_views
     from patron.orders.tracking import router as tracking_views
+    from patron.orders.views import router as order_views
     from patron.users.views import router as users_views
     from patron.web.views import router as web_views
     from patron.worker.views import router as jobs_views
@@ -94,6 +96,8 @@ def panel_routers() -> list[APIRouter]:
         jobs_views,
         mail_views,
         tracking_views,
+        order_views,
+        catalog_views,
         merge_views,  # before /customers/{customer_id}
         customers_views,
         fields_views,
