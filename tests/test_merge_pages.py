@@ -16,7 +16,16 @@ from patron.customers import service
 from patron.customers.duplicates import find_duplicates
 from patron.customers.schemas import CustomerCreate
 from patron.models import Customer, CustomerEmail, DuplicateCandidate, TimelineEntry
-from tests.conftest import MakeUser, Persona, audit_actions, form_token, principal_for, sign_in
+from tests.conftest import (
+    MakeKey,
+    MakeUser,
+    Persona,
+    audit_actions,
+    bearer,
+    form_token,
+    principal_for,
+    sign_in,
+)
 
 ADDRESS = {"line1": "12 Baker Street", "city": "London", "postal_code": "NW1", "country": "GB"}
 
@@ -159,6 +168,16 @@ async def test_the_queue_pages_with_a_keyset_cursor(
     assert set(pairs_on(second.text)).isdisjoint(pairs_on(first.text))
     broken = await client.get("/customers/duplicates?cursor=not-a-cursor")
     assert broken.status_code == 303
+
+
+async def test_the_api_scan_returns_the_waiting_job_instead_of_queueing_another(
+    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey
+) -> None:
+    headers = bearer(await make_key(await make_user("admin")))
+    first = await client.post("/api/v1/duplicates/scan", headers=headers)
+    second = await client.post("/api/v1/duplicates/scan", headers=headers)
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert first.json()["job_id"] == second.json()["job_id"]
 
 
 # -- merging -------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
@@ -174,11 +173,7 @@ async def duplicate_queue(
 
 @router.post("/customers/duplicates/scan")
 async def scan_now(request: Request, principal: CustomerWrite, db: DbSession) -> Response:
-    try:
-        async with db.begin_nested():
-            await enqueue(db, find_duplicates)
-    except IntegrityError:  # the queueing lock: a scan is already waiting to run
-        pass
+    await enqueue(db, find_duplicates)  # a scan already waiting is not queued twice
     return redirect(request, QUEUE_URL, flash="Scanning; refresh in a moment.", category="info")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from procrastinate.tasks import Task
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _DEFER = text(
@@ -24,6 +25,10 @@ _DEFER = text(
 )
 
 
+_WAITING = text("SELECT id FROM procrastinate_jobs WHERE queueing_lock = :lock AND status = 'todo'")
+QUEUEING_LOCK_INDEX = "procrastinate_jobs_queueing_lock_idx"
+
+
 async def enqueue(
     db: AsyncSession,
     task: Task[Any, Any, Any],
@@ -32,18 +37,33 @@ async def enqueue(
     lock: str | None = None,
     **kwargs: Any,
 ) -> int:
-    """Queue ``task(**kwargs)`` and return the job id; arguments are JSON values (ids, not rows)."""
-    job_id = await db.scalar(
-        _DEFER,
-        {
-            "queue": task.queue,
-            "task_name": task.name,
-            "priority": task.priority,
-            "lock": lock if lock is not None else task.lock,
-            "queueing_lock": task.queueing_lock,
-            "args": json.dumps(kwargs, default=str),
-            "scheduled_at": scheduled_at,
-        },
-    )
+    """Queue ``task(**kwargs)`` and return the job id; arguments are JSON values (ids, not rows).
+
+    A task with a queueing lock waits in the queue at most once: enqueueing it again while
+    it waits returns the waiting job's id.
+    """
+    values = {
+        "queue": task.queue,
+        "task_name": task.name,
+        "priority": task.priority,
+        "lock": lock if lock is not None else task.lock,
+        "queueing_lock": task.queueing_lock,
+        "args": json.dumps(kwargs, default=str),
+        "scheduled_at": scheduled_at,
+    }
+    if task.queueing_lock is None:
+        job_id = await db.scalar(_DEFER, values)
+    else:
+        job_id = None
+        for _ in range(3):  # the waiting job may start between our insert and our look-up
+            try:
+                async with db.begin_nested():
+                    job_id = await db.scalar(_DEFER, values)
+            except IntegrityError as error:
+                if QUEUEING_LOCK_INDEX not in str(error.orig):
+                    raise
+                job_id = await db.scalar(_WAITING, {"lock": task.queueing_lock})
+            if job_id is not None:
+                break
     assert job_id is not None
     return int(job_id)
