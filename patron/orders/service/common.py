@@ -22,6 +22,7 @@ STATUS_LABELS = {
     "authorized": "authorized",
     "partially_paid": "partially paid",
     "paid": "paid",
+    "succeeded": "succeeded",
     "partially_refunded": "partially refunded",
     "refunded": "refunded",
     "voided": "voided",
