@@ -18,7 +18,7 @@ from patron.auth.principal import Principal
 from patron.customers import listing as customer_listing
 from patron.customers.listing import CustomerQuery
 from patron.customers.repository import get_for as customer_for
-from patron.customers.views.common import money  # noqa: F401  (registers the money filter)
+from patron.customers.views import common as customer_pages  # noqa: F401  (money, phone filters)
 from patron.errors import CRMError
 from patron.kit.contact import normalise_email, parse_amount
 from patron.models import Customer
@@ -66,12 +66,17 @@ BADGES = {
     "abandoned": "text-bg-warning",
     "recovered": "text-bg-success",
 }
-LABELS = {**STATUS_LABELS, "succeeded": "succeeded", "open": "open", "abandoned": "abandoned"}
+LABELS = {**STATUS_LABELS, "open": "open", "abandoned": "abandoned"}
 
 
 def status_label(value: str) -> str:
     text = LABELS.get(value, value.replace("_", " "))
     return text[:1].upper() + text[1:]
+
+
+def order_number(number: str) -> str:
+    """``#1001``; store numbers that carry their own ``#`` keep just the one."""
+    return number if number.startswith("#") else f"#{number}"
 
 
 def http_url(value: str | None) -> str:
@@ -84,6 +89,7 @@ def http_url(value: str | None) -> str:
 templates.env.globals.update(order_badges=BADGES)
 templates.env.filters.setdefault("status_label", status_label)
 templates.env.filters.setdefault("http_url", http_url)
+templates.env.filters.setdefault("order_number", order_number)
 
 
 @dataclass
