@@ -1,6 +1,7 @@
 """Orders in a real Chromium, on the demo shop: filter the list, open an order, add a shipment
-with tracking, record a refund, and see a refused refund explained — at desktop and phone
-width, with no console errors, CSP violations or horizontal overflow on the phone."""
+with tracking, record a refund, and see a refused refund explained; then carts and products —
+at desktop and phone width, with no console errors, CSP violations or horizontal overflow on
+the phone."""
 
 from __future__ import annotations
 
@@ -95,6 +96,23 @@ def record_refunds(panel: Panel, page: Page, width: str, order_id: str) -> None:
     panel.check_layout(page, "order-refunded", width)
 
 
+def look_at_carts_and_products(panel: Panel, page: Page, width: str) -> None:
+    for path, name in (
+        ("/carts?status=abandoned", "carts-abandoned"),
+        ("/products?q=a", "products-search"),
+        ("/products/low-stock", "products-low-stock"),
+    ):
+        panel.watch.where = f"{path} ({width})"
+        page.goto(path)
+        expect(page.locator("main h1")).to_be_visible()
+        panel.check_layout(page, name, width)
+    page.goto("/products")
+    page.locator("tr[data-product] a").first.click()
+    panel.watch.where = f"{page.url} ({width})"
+    expect(page.locator("[data-variant]").first).to_be_visible()
+    panel.check_layout(page, "product-detail", width)
+
+
 def test_orders_are_filtered_shipped_and_refunded_in_chromium(
     shop_server: LiveServer,
     browser: Browser,
@@ -114,6 +132,7 @@ def test_orders_are_filtered_shipped_and_refunded_in_chromium(
             filter_the_list(panel, page, width)
             add_tracking(panel, page, width, order_id)
             record_refunds(panel, page, width, order_id)
+            look_at_carts_and_products(panel, page, width)
     except Exception as error:
         error.add_note("Problems in the browser so far:\n" + "\n".join(panel.watch.problems))
         raise
