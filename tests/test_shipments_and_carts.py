@@ -278,7 +278,16 @@ async def test_a_fresh_cart_is_not_abandoned_and_a_sales_rep_sees_only_their_cus
         headers=rep_headers,
         json={"customer_id": str(theirs.id)},
     )
-    assert hidden.status_code in (403, 404)
+    assert hidden.status_code == 403
+    # a manager outside the customer's team cannot overwrite the customer's cart either
+    manager = bearer(await make_key(await make_user("manager")))
+    overwrite = await client.put(
+        f"/api/v1/carts/by-external-id/{channel.id}/b",
+        headers=manager,
+        json={"email": "someone@example.com"},
+    )
+    assert overwrite.status_code == 404
+    assert overwrite.json()["error"]["code"] == "cart_not_found"
     carts = await db.scalars(select(Cart.status).where(Cart.channel_id == channel.id))
     assert set(carts) == {"abandoned"}
 

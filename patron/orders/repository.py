@@ -359,6 +359,11 @@ def visible_carts(principal: Principal) -> Select[Cart]:
     return select(Cart).where(Cart.customer_id.in_(visible.scalar_subquery()))
 
 
+async def cart_is_visible(db: AsyncSession, principal: Principal, cart_id: uuid.UUID) -> bool:
+    query = visible_carts(principal).where(Cart.id == cart_id)
+    return bool(await db.scalar(select(query.exists())))
+
+
 async def cart_by_external_id(
     db: AsyncSession, channel_id: uuid.UUID, external_id: str
 ) -> Cart | None:

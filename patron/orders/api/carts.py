@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from patron.customers.repository import get_for as customer_for
 from patron.db.deps import DbSession
+from patron.errors import NotFound
 from patron.kit.contact import normalise_email
 from patron.kit.pagination import Page
 from patron.kit.schemas import API_PREFIX, COMMON_ERRORS, error_responses
@@ -45,6 +46,9 @@ async def upsert_cart(
     response: Response,
 ) -> CartOut:
     channel = await service.get_channel(db, channel_id)
+    existing = await repository.cart_by_external_id(db, channel.id, external_id)
+    if existing is not None and not await repository.cart_is_visible(db, principal, existing.id):
+        raise NotFound("No such cart.", code="cart_not_found")
     customer = await customer_for(db, principal, body.customer_id) if body.customer_id else None
     if customer is None and body.email:
         customer = await repository.visible_customer_by_email(
