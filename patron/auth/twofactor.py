@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import io
 import secrets
 from datetime import datetime
 
@@ -34,7 +35,10 @@ def provisioning_uri(box: SecretBox, user: StaffUser) -> str:
 
 
 def qr_svg(uri: str) -> bytes:
-    return segno.make(uri, error="m").svg_inline(scale=5, border=2, dark="#111").encode()
+    """A standalone SVG file (with its namespace: without it a browser shows no image)."""
+    out = io.BytesIO()
+    segno.make(uri, error="m").save(out, kind="svg", scale=5, border=2, dark="#111", xmldecl=False)
+    return out.getvalue()
 
 
 def secret_for_display(box: SecretBox, user: StaffUser) -> str:
