@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 from patron.customers import repository, service
 from patron.customers.auth import CustomerWrite
 from patron.customers.schemas import AddressIn, AddressUpdate
-from patron.customers.views.common import field_errors, text_field, validation_error
+from patron.customers.views.common import form_errors, text_field, validation_error
 from patron.customers.views.profile import customer_url, profile_page
 from patron.db.deps import DbSession
 from patron.errors import CRMError
@@ -68,7 +68,7 @@ async def add_address(
             customer,
             tab="addresses",
             status_code=error.status,
-            address_errors={"new": field_errors(error) or {"_": error.message}},
+            address_errors={"new": form_errors(error, values)},
             address_form={"new": values},
         )
     return redirect_to_addresses(request, customer.id, "Address added.")
@@ -118,7 +118,7 @@ async def update_address(
             customer,
             tab="addresses",
             status_code=error.status,
-            address_errors={key: field_errors(error) or {"_": error.message}},
+            address_errors={key: form_errors(error, values)},
             address_form={key: values},
         )
     return redirect_to_addresses(request, customer.id, "Address saved.")

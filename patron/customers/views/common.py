@@ -4,7 +4,7 @@ staff choices, and template filters for money, phones and countries."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -226,6 +226,16 @@ def field_errors(error: CRMError) -> dict[str, str]:
     return found
 
 
+def form_errors(error: CRMError, fields: Iterable[str]) -> dict[str, str]:
+    """Messages by field for a form with these fields; the message as a whole (``_``) when
+    no field of the form shows it."""
+    found = field_errors(error)
+    names = set(fields)
+    if not any(name in names or name.startswith("custom_fields.") for name in found):
+        found["_"] = error.message
+    return found
+
+
 def validation_error(error: ValidationError) -> CRMError:
     """Pydantic's complaint about a form, as the panel's field errors."""
     details = []
@@ -251,3 +261,40 @@ async def staff_choices(db: AsyncSession) -> list[StaffUser]:
 
 def lifecycle_choices() -> Sequence[tuple[str, str]]:
     return [(stage, LIFECYCLE_LABELS[stage]) for stage in LIFECYCLE_STAGES]
+
+
+def _range(label: str, low: object, high: object) -> str | None:
+    if low is not None and high is not None:
+        return f"{label} {low}–{high}"
+    if low is not None:
+        return f"{label} from {low}"
+    if high is not None:
+        return f"{label} up to {high}"
+    return None
+
+
+def describe_filters(query: CustomerQuery, staff: Sequence[StaffUser] = ()) -> list[str]:
+    """The filters in use, as people say them (for the list and the bulk confirmation)."""
+    names = {person.id: person.name for person in staff}
+    parts: list[str | None] = [
+        f"Search “{query.q}”" if query.q else None,
+        f"Tags: {', '.join(query.tag)}" if query.tag else None,
+        "Lifecycle: " + ", ".join(LIFECYCLE_LABELS.get(s, s) for s in query.lifecycle)
+        if query.lifecycle
+        else None,
+        f"Country: {', '.join(c.upper() for c in query.country)}" if query.country else None,
+        f"Owner: {names.get(query.owner_id, 'someone')}" if query.owner_id else None,
+        "No owner" if query.unowned else None,
+        _range("Spent", query.spent_min, query.spent_max),
+        _range("Orders", query.orders_min, query.orders_max),
+        _range("First order", query.first_order_from, query.first_order_to),
+        _range("Last order", query.last_order_from, query.last_order_to),
+        _range("Created", query.created_from, query.created_to),
+    ]
+    for value in query.consent:
+        channel, _, status = value.partition(":")
+        parts.append(
+            f"{channel.upper() if channel == 'sms' else 'Email'}: {status.replace('_', ' ')}"
+        )
+    parts.extend(value.replace(":", " = ", 1) for value in query.custom)
+    return [part for part in parts if part]

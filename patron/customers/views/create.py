@@ -16,7 +16,7 @@ from patron.customers.views.addresses import ADDRESS_TEXT
 from patron.customers.views.common import (
     SettingsDep,
     comma_list,
-    field_errors,
+    form_errors,
     lifecycle_choices,
     staff_choices,
     text_field,
@@ -108,7 +108,6 @@ async def create_customer(
         async with db.begin_nested():
             customer = await service.create_customer(db, settings, principal=principal, data=data)
     except CRMError as error:
-        errors = field_errors(error)
-        errors.setdefault("_", error.message)
+        errors = form_errors(error, [*form, *(f"address.{n}" for n in ADDRESS_TEXT), "channel"])
         return await _form_page(request, db, form=form, errors=errors, status_code=error.status)
     return redirect(request, f"/customers/{customer.id}", flash=f"{customer.name} created.")

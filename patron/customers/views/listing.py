@@ -20,6 +20,7 @@ from patron.customers.views.common import (
     PAGE_SIZE,
     SORTS,
     SettingsDep,
+    describe_filters,
     filter_count,
     lifecycle_choices,
     optional_uuid,
@@ -67,6 +68,7 @@ async def customer_list(
             request, _list_url(canonical), flash="That page no longer exists.", category="warning"
         )
     total = await listing.count_customers(db, principal, query)
+    staff = await staff_choices(db)
     owners = await users_repository.users_by_ids(
         db, {c.owner_id for c, _ in rows if c.owner_id is not None}
     )
@@ -81,7 +83,8 @@ async def customer_list(
             "problems": problems,
             "active_count": filter_count(query),
             "owners": owners,
-            "staff": await staff_choices(db),
+            "staff": staff,
+            "described": describe_filters(query, staff),
             "views": await saved_views.list_views(
                 db, user_id=principal.user_id, entity="customers"
             ),
@@ -240,7 +243,7 @@ async def bulk_preview(
             "owner": owners.get(owner) if owner else None,
             "back": back,
             "canonical": query_string(query),
-            "query": query,
+            "described": describe_filters(query, await staff_choices(db)),
         },
     )
 

@@ -19,7 +19,7 @@ from patron.customers.schemas import CustomerUpdate
 from patron.customers.views.common import (
     SettingsDep,
     comma_list,
-    field_errors,
+    form_errors,
     lifecycle_choices,
     optional_date,
     optional_text,
@@ -152,6 +152,7 @@ async def profile_page(
     owner = await users_repository.users_by_ids(
         db, {customer.owner_id} if customer.owner_id else set()
     )
+    editing = extra.pop("editing", None)
     context: dict[str, Any] = {
         "customer": customer,
         "metrics": metrics,
@@ -165,10 +166,10 @@ async def profile_page(
         "tab": tab,
         "tabs": tabs,
         "groups": GROUPS,
-        "editing": extra.pop("editing", None),
+        "editing": editing,
         "errors": extra.pop("errors", {}),
         "form": extra.pop("form", {}),
-        "staff": await staff_choices(db),
+        "staff": await staff_choices(db) if editing == "segmentation" else [],
         "stages": lifecycle_choices(),
         "consent_statuses": CONSENT_STATUSES,
         "frequencies": CONTACT_FREQUENCIES,
@@ -178,8 +179,6 @@ async def profile_page(
         **await _tab_context(db, principal, customer, tab, request),
         **extra,
     }
-    if "custom_fields" not in context:
-        context["custom_fields"] = await definitions(db, "customer")
     return render(request, "customers/detail.html", context, status_code=status_code)
 
 
@@ -233,7 +232,7 @@ async def _group_fragment(
         "form": form or {},
         "saved": saved,
         "owner": owner.get(customer.owner_id) if customer.owner_id else None,
-        "staff": await staff_choices(db),
+        "staff": await staff_choices(db) if editing and group == "segmentation" else [],
         "stages": lifecycle_choices(),
         "frequencies": CONTACT_FREQUENCIES,
         "preferred_channels": PREFERRED_CHANNELS,
@@ -345,8 +344,7 @@ async def save_field_group(
             )
     except CRMError as error:
         await db.refresh(customer)
-        errors = field_errors(error) or {"_": error.message}
-        errors.setdefault("_", error.message)
+        errors = form_errors(error, typed)
         if htmx:
             fragment = await _group_fragment(
                 request, db, principal, customer, group, editing=True, errors=errors, form=typed
