@@ -79,6 +79,18 @@ def open_the_customer_page(panel: Panel, page: Page, width: str, customer_id: st
     panel.check_layout(page, "customer-orders", width)
 
 
+def search_as_you_type(panel: Panel, page: Page, width: str, customer_id: str) -> None:
+    """Typing narrows the list in place (htmx), and the address follows the search."""
+    panel.watch.where = f"/customers search ({width})"
+    sql = f"SELECT last_name FROM customer WHERE id = '{customer_id}'"
+    last_name = str(query(panel.server, sql)[0][0])
+    page.goto("/customers")
+    page.locator("#q").press_sequentially(last_name, delay=30)
+    expect(page).to_have_url(re.compile(r"[?&]q="))
+    expect(page.locator(f'tr[data-customer="{customer_id}"]')).to_be_visible()
+    expect(page.locator("#customer-count")).not_to_have_attribute("data-total", "300")
+
+
 def filter_the_list(panel: Panel, page: Page, width: str, stage: str) -> None:
     panel.watch.where = f"/customers filtered ({width})"
     page.goto("/customers")
@@ -171,6 +183,7 @@ def test_customers_are_found_read_noted_edited_and_tagged_in_chromium(
 
             page.on("dialog", accept)
             open_the_customer_page(panel, page, width, customer_id)
+            search_as_you_type(panel, page, width, customer_id)
             filter_the_list(panel, page, width, stage)
             add_a_note(panel, page, width, customer_id)
             edit_in_place(panel, page, width, customer_id)
