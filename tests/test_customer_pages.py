@@ -706,3 +706,55 @@ async def test_consent_and_other_contacts_are_changed_from_the_details_tab(
     assert 'data-consent="email:subscribed"' in added.text
     assert "+44 20 7946 0958" in added.text
     assert "subscribed</strong>" in added.text.lower() or "Subscribed</strong>" in added.text
+
+
+async def test_files_are_attached_and_notes_pinned_unpinned_and_deleted(
+    client: httpx2.AsyncClient, admin: Persona, db: AsyncSession, settings: Settings
+) -> None:
+    customer = await add_customer(db, settings, admin, first_name="Fiona")
+    csrf = await token(client)
+    attached = await client.post(
+        f"/customers/{customer.id}/attachments",
+        data={"csrf_token": csrf},
+        files={"file": ("call notes.txt", b"Wants the blue one.", "text/plain")},
+        follow_redirects=True,
+    )
+    assert "call notes.txt attached." in attached.text
+    assert re.search(
+        rf'href="/api/v1/customers/{customer.id}/attachments/[0-9a-f-]+"', attached.text
+    )
+    refused = await client.post(
+        f"/customers/{customer.id}/attachments",
+        data={"csrf_token": csrf},
+        files={"file": ("tool.exe", b"MZ\x00\x00binary", "application/octet-stream")},
+        follow_redirects=True,
+    )
+    assert "Attach images" in refused.text
+
+    await client.post(f"/customers/{customer.id}/notes", data={"csrf_token": csrf, "body": "Hi"})
+    note = await db.scalar(
+        select(TimelineEntry).where(
+            TimelineEntry.customer_id == customer.id, TimelineEntry.body == "Hi"
+        )
+    )
+    assert note is not None
+    base = f"/customers/{customer.id}/timeline/{note.id}"
+    await client.post(f"{base}/pin", data={"csrf_token": csrf, "pinned": "true"})
+    assert "data-pinned" in (await client.get(f"/customers/{customer.id}")).text
+    await client.post(f"{base}/pin", data={"csrf_token": csrf, "pinned": "false"})
+    assert "data-pinned" not in (await client.get(f"/customers/{customer.id}")).text
+    profile_entry = await db.scalar(
+        select(TimelineEntry).where(
+            TimelineEntry.customer_id == customer.id, TimelineEntry.kind == "profile"
+        )
+    )
+    assert profile_entry is not None
+    history = await client.post(
+        f"/customers/{customer.id}/timeline/{profile_entry.id}/delete",
+        data={"csrf_token": csrf},
+        follow_redirects=True,
+    )
+    assert "the rest is history" in history.text
+    deleted = await client.post(f"{base}/delete", data={"csrf_token": csrf})
+    assert deleted.status_code == 303
+    assert await db.get(TimelineEntry, note.id) is None
