@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,7 @@ from patron.audit import service as audit
 from patron.auth.principal import Principal
 from patron.config import Settings
 from patron.customers import metrics, repository
+from patron.customers.schemas import MergeField
 from patron.customers.service import normalise_tags, snapshot, sync_country
 from patron.errors import InvalidInput
 from patron.kit.time import utcnow
@@ -40,20 +41,7 @@ from patron.models import (
 from patron.timeline.service import add_entry
 
 Side = Literal["survivor", "merged"]
-CHOOSABLE = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birthday",
-    "locale",
-    "time_zone",
-    "company",
-    "owner_id",
-    "source",
-    "lifecycle_stage",
-    "contact_frequency",
-)
+CHOOSABLE: tuple[str, ...] = get_args(MergeField)
 MOVED_TABLES: tuple[Any, ...] = (Order, Cart, TimelineEntry, Attachment, ConsentEvent)
 
 

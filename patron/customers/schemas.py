@@ -320,23 +320,26 @@ class ScanResult(Schema):
     job_id: int
 
 
+MergeField = Literal[
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birthday",
+    "locale",
+    "time_zone",
+    "company",
+    "owner_id",
+    "source",
+    "lifecycle_stage",
+    "contact_frequency",
+]
+
+
 class MergeIn(Input):
     merge_id: uuid.UUID = Field(description="The customer that goes away into this one")
     fields: dict[
-        Literal[
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "birthday",
-            "locale",
-            "time_zone",
-            "company",
-            "owner_id",
-            "source",
-            "lifecycle_stage",
-            "contact_frequency",
-        ],
+        MergeField,
         Literal["survivor", "merged"],
     ] = Field(
         default_factory=dict,
