@@ -86,6 +86,7 @@ class Order(IdMixin, TimestampMixin, Base):
         Index("ix_shop_order_placed", "placed_at", "id"),
         Index("ix_shop_order_total", "total"),
         Index("ix_shop_order_statuses", "financial_status", "fulfillment_status"),
+        Index("ix_shop_order_financial_placed", "financial_status", "placed_at", "id"),
         Index("ix_shop_order_discount_codes", "discount_codes", postgresql_using="gin"),
         Index("ix_shop_order_tags", "tags", postgresql_using="gin"),
         Index(
