@@ -35,7 +35,7 @@ import psycopg
 from bench import pgbench
 from bench.dataset import _prepare as prepare_database
 from bench.harness import Context, run_async, say
-from bench.load import REQUEST_TIMEOUT, LoadResult, check_result
+from bench.load import REQUEST_TIMEOUT, BenchError, LoadResult, check_result
 from bench.report import Figure, Report, load_average, now_iso
 from bench.servers import (
     ADMIN_EMAIL,
@@ -515,7 +515,7 @@ def run(context: Context) -> Report:
     )
     if options.reuse_database:
         if not options.demo_password:
-            raise SystemExit("--reuse-database needs --demo-password")
+            raise BenchError("--reuse-database needs --demo-password")
         database, password = options.reuse_database, options.demo_password
     else:
         database, password = _load(postgres, options)
