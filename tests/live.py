@@ -62,7 +62,7 @@ def live_server(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240  # a first start seeds the demo shop
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"patron serve exited:\n{log.read_text()[-3000:]}")

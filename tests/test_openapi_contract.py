@@ -69,6 +69,7 @@ def admin_key(server: LiveServer) -> str:
     return created.stdout.strip()
 
 
+@pytest.mark.timeout(1200)
 def test_the_api_keeps_its_contract(server: LiveServer, admin_key: str) -> None:
     api = schemathesis.openapi.from_url(f"{server.url}/api/v1/openapi.json")
     headers = {"Authorization": f"Bearer {admin_key}"}
@@ -78,7 +79,7 @@ def test_the_api_keeps_its_contract(server: LiveServer, admin_key: str) -> None:
     for operation in operations:
 
         @settings(
-            max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+            max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck)
         )
         @given(case=operation.as_strategy())
         def honours_the_contract(case: schemathesis.Case) -> None:  # type: ignore[type-arg]
