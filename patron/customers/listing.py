@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Select,
     cast,
     exists,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     select,
     text,
     tuple_,
+    union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Text
@@ -117,26 +119,39 @@ def _email_text() -> ColumnElement[str]:
 
 
 def _search(term: str) -> ColumnElement[bool]:
+    """Customers matching a search, found through the trigram indexes first.
+
+    The matches are a materialised CTE: otherwise the planner, overestimating how many
+    customers match, walks the list's sort index and tests every customer against the
+    pattern, which reads the whole table for a rare name.
+    """
     pattern = contains_pattern(term)
     digits = re.sub(r"\D", "", term)
+    found: CompoundSelect[Any] | Select[Any]
     if "@" in term:
-        other = exists().where(
-            CustomerEmail.customer_id == Customer.id,
-            CustomerEmail.email.ilike(pattern, escape=LIKE_ESCAPE),
+        found = union(
+            select(Customer.id).where(_email_text().like(pattern.lower(), escape=LIKE_ESCAPE)),
+            select(CustomerEmail.customer_id).where(
+                CustomerEmail.email.ilike(pattern, escape=LIKE_ESCAPE)
+            ),
         )
-        return or_(_email_text().like(pattern.lower(), escape=LIKE_ESCAPE), other)
-    if len(digits) >= 4 and len(digits) >= len(term.replace(" ", "")) - 3:
+    elif len(digits) >= 4 and len(digits) >= len(term.replace(" ", "")) - 3:
         digit_pattern = f"%{digits}%"
-        other = exists().where(
-            CustomerPhone.customer_id == Customer.id, CustomerPhone.phone.like(digit_pattern)
+        found = union(
+            select(Customer.id).where(Customer.phone.like(digit_pattern)),
+            select(CustomerPhone.customer_id).where(CustomerPhone.phone.like(digit_pattern)),
         )
-        return or_(Customer.phone.like(digit_pattern), other)
-    lowered = " ".join(term.lower().split())
-    return or_(
-        Customer.search_name.like(contains_pattern(lowered), escape=LIKE_ESCAPE),
-        Customer.search_name.op("%>")(lowered),
-        _email_text().like(contains_pattern(lowered), escape=LIKE_ESCAPE),
-    )
+    else:
+        lowered = " ".join(term.lower().split())
+        found = select(Customer.id).where(
+            or_(
+                Customer.search_name.like(contains_pattern(lowered), escape=LIKE_ESCAPE),
+                Customer.search_name.op("%>")(lowered),
+                _email_text().like(contains_pattern(lowered), escape=LIKE_ESCAPE),
+            )
+        )
+    matches = found.cte("search_matches").prefix_with("MATERIALIZED")
+    return Customer.id.in_(select(matches.c[0]))
 
 
 def _consent_clause(value: str) -> ColumnElement[bool]:
@@ -206,18 +221,29 @@ def filter_clauses(query: CustomerQuery) -> list[ColumnElement[bool]]:
 
 
 def _metric_clauses(query: CustomerQuery) -> list[ColumnElement[bool]]:
-    spent = func.coalesce(CustomerMetrics.total_spent, 0)
-    orders = func.coalesce(CustomerMetrics.orders_count, 0)
-    ranges: list[tuple[Any, Any, Any]] = [
-        (spent, query.spent_min, query.spent_max),
-        (orders, query.orders_min, query.orders_max),
+    # A customer without figures counts as 0. A positive lower bound compares the column
+    # itself: NULL fails it just as 0 would, and the strict comparison lets the planner use
+    # the metrics indexes and an inner join.
+    ranges: list[tuple[Any, Any, Any, Any]] = [
+        (
+            CustomerMetrics.total_spent,
+            func.coalesce(CustomerMetrics.total_spent, 0),
+            query.spent_min,
+            query.spent_max,
+        ),
+        (
+            CustomerMetrics.orders_count,
+            func.coalesce(CustomerMetrics.orders_count, 0),
+            query.orders_min,
+            query.orders_max,
+        ),
     ]
     clauses: list[ColumnElement[bool]] = []
-    for column, low, high in ranges:
-        if low is not None:
+    for column, as_zero, low, high in ranges:
+        if low:
             clauses.append(column >= low)
         if high is not None:
-            clauses.append(column <= high)
+            clauses.append(as_zero <= high)
     for column, start, end in (
         (CustomerMetrics.first_order_at, query.first_order_from, query.first_order_to),
         (CustomerMetrics.last_order_at, query.last_order_from, query.last_order_to),
