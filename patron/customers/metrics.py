@@ -12,14 +12,13 @@ import uuid
 from collections.abc import Collection
 from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.config import Settings
 from patron.kit.time import utcnow
 
-_REFRESH = text(
-    """
+_INSERT = """
     INSERT INTO customer_metrics AS m (
         customer_id, orders_count, total_spent, refunded_total, average_order_value,
         first_order_at, last_order_at, items_bought, returns_count, updated_at)
@@ -35,22 +34,16 @@ _REFRESH = text(
            coalesce(r.returns_count, 0),
            now()
     FROM customer c
-    LEFT JOIN LATERAL (
-        SELECT count(*) AS orders_count,
-               round(sum((total - refunded_total) * exchange_rate), 2) AS spent,
-               round(sum(refunded_total * exchange_rate), 2) AS refunded,
-               min(placed_at) AS first_order_at,
-               max(placed_at) AS last_order_at,
-               sum(items_count) AS items
-        FROM shop_order
-        WHERE customer_id = c.id AND cancelled_at IS NULL
-    ) o ON true
-    LEFT JOIN LATERAL (
-        SELECT count(*) AS returns_count
-        FROM order_return rt JOIN shop_order ro ON ro.id = rt.order_id
-        WHERE ro.customer_id = c.id AND rt.status <> 'rejected'
-    ) r ON true
-    WHERE c.id = ANY(:ids)
+"""
+_FIGURES = """
+        count(*) AS orders_count,
+        round(sum((total - refunded_total) * exchange_rate), 2) AS spent,
+        round(sum(refunded_total * exchange_rate), 2) AS refunded,
+        min(placed_at) AS first_order_at,
+        max(placed_at) AS last_order_at,
+        sum(items_count) AS items
+"""
+_UPSERT = """
     ON CONFLICT (customer_id) DO UPDATE SET
         orders_count = EXCLUDED.orders_count,
         total_spent = EXCLUDED.total_spent,
@@ -61,7 +54,43 @@ _REFRESH = text(
         items_bought = EXCLUDED.items_bought,
         returns_count = EXCLUDED.returns_count,
         updated_at = EXCLUDED.updated_at
-    """
+"""
+
+# some customers: one index range scan of each customer's orders (the S608 noqa: constant
+# fragments, no input)
+_REFRESH = text(
+    _INSERT  # noqa: S608
+    + f"""
+    LEFT JOIN LATERAL (
+        SELECT {_FIGURES}
+        FROM shop_order WHERE customer_id = c.id AND cancelled_at IS NULL
+    ) o ON true
+    LEFT JOIN LATERAL (
+        SELECT count(*) AS returns_count
+        FROM order_return rt JOIN shop_order ro ON ro.id = rt.order_id
+        WHERE ro.customer_id = c.id AND rt.status <> 'rejected'
+    ) r ON true
+    WHERE c.id = ANY(:ids)
+    """  # noqa: S608
+    + _UPSERT
+)
+
+# every customer at once (bulk loads): the same figures with GROUP BY
+REFRESH_ALL = text(
+    _INSERT  # noqa: S608
+    + f"""
+    LEFT JOIN (
+        SELECT customer_id, {_FIGURES}
+        FROM shop_order WHERE cancelled_at IS NULL GROUP BY customer_id
+    ) o ON o.customer_id = c.id
+    LEFT JOIN (
+        SELECT ro.customer_id, count(*) AS returns_count
+        FROM order_return rt JOIN shop_order ro ON ro.id = rt.order_id
+        WHERE rt.status <> 'rejected'
+        GROUP BY ro.customer_id
+    ) r ON r.customer_id = c.id
+    """  # noqa: S608
+    + _UPSERT
 )
 
 # the automatic stage from the figures; a stage set by hand (lifecycle_locked) is kept
@@ -78,31 +107,31 @@ _STAGE = """
     END
 """
 
-_UPDATE_STAGES = text(
-    f"""
-    UPDATE customer c SET lifecycle_stage = s.stage, updated_at = now()
-    FROM (
-        SELECT c.id, {_STAGE} AS stage
-        FROM customer c LEFT JOIN customer_metrics m ON m.customer_id = c.id
-        WHERE NOT c.lifecycle_locked AND c.merged_into_id IS NULL AND c.id = ANY(:ids)
-    ) s
-    WHERE c.id = s.id AND c.lifecycle_stage <> s.stage
-    """  # noqa: S608 (a constant fragment, no input)
-)
 
+def _stage_update(source: str) -> TextClause:
+    """Set the automatic stage of the customers ``source`` selects (``c`` joined to ``m``)."""
+    return text(
+        f"""
+        UPDATE customer c SET lifecycle_stage = s.stage, updated_at = now()
+        FROM (
+            SELECT c.id, {_STAGE} AS stage {source}
+              AND NOT c.lifecycle_locked AND c.merged_into_id IS NULL
+        ) s
+        WHERE c.id = s.id AND c.lifecycle_stage <> s.stage
+        """  # noqa: S608 (constant fragments, no input)
+    )
+
+
+_UPDATE_STAGES = _stage_update(
+    "FROM customer c LEFT JOIN customer_metrics m ON m.customer_id = c.id WHERE c.id = ANY(:ids)"
+)
+UPDATE_ALL_STAGES = _stage_update(
+    "FROM customer c LEFT JOIN customer_metrics m ON m.customer_id = c.id WHERE true"
+)
 # time passing only moves customers who have ordered; the index on last_order_at finds them
-_SWEEP = text(
-    f"""
-    UPDATE customer c SET lifecycle_stage = s.stage, updated_at = now()
-    FROM (
-        SELECT c.id, {_STAGE} AS stage
-        FROM customer_metrics m JOIN customer c ON c.id = m.customer_id
-        WHERE m.last_order_at < :at_risk_before
-          AND NOT c.lifecycle_locked AND c.merged_into_id IS NULL
-          AND c.lifecycle_stage NOT IN ('churned')
-    ) s
-    WHERE c.id = s.id AND c.lifecycle_stage <> s.stage
-    """  # noqa: S608 (a constant fragment, no input)
+_SWEEP = _stage_update(
+    "FROM customer_metrics m JOIN customer c ON c.id = m.customer_id"
+    " WHERE m.last_order_at < :at_risk_before AND c.lifecycle_stage <> 'churned'"
 )
 
 
