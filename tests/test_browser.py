@@ -324,6 +324,17 @@ def ask_for_a_password_reset(panel: Panel, email: str) -> None:
     panel.inspect(page, "password-forgot-sent")
 
 
+def open_the_filters(page: Page, width: str) -> None:
+    """On a phone the list filters sit in a collapsed panel: open it and wait
+    until Bootstrap's slide-down has finished, so clicks land where they aim."""
+    if width != "phone":
+        return
+    page.get_by_role("button", name=re.compile("Filters")).click()
+    panel = page.locator("#filter-panel")
+    expect(panel).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
+    expect(panel).not_to_have_class(re.compile("collapsing"))
+
+
 def sign_in_with_password(page: Page, password: str) -> None:
     page.goto("/login")
     page.get_by_label("Email", exact=True).fill(ADMIN)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import Databases
 from tests.live import LiveServer, live_server
-from tests.test_browser import SCREENSHOTS, WIDTHS, Panel, sign_in_with_password
+from tests.test_browser import SCREENSHOTS, WIDTHS, Panel, open_the_filters, sign_in_with_password
 from tests.test_browser import browser as browser  # the shared Chromium fixture
 
 pytestmark = pytest.mark.browser
@@ -94,8 +94,7 @@ def search_as_you_type(panel: Panel, page: Page, width: str, customer_id: str) -
 def filter_the_list(panel: Panel, page: Page, width: str, stage: str) -> None:
     panel.watch.where = f"/customers filtered ({width})"
     page.goto("/customers")
-    if width == "phone":
-        page.get_by_role("button", name=re.compile("Filters")).click()
+    open_the_filters(page, width)
     page.locator(f"#f-stage-{stage}").check()
     page.get_by_role("button", name="Apply filters").click()
     expect(page).to_have_url(re.compile(rf"lifecycle={stage}"))

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import Databases
 from tests.live import LiveServer, live_server
-from tests.test_browser import SCREENSHOTS, WIDTHS, Panel, sign_in_with_password
+from tests.test_browser import SCREENSHOTS, WIDTHS, Panel, open_the_filters, sign_in_with_password
 from tests.test_browser import browser as browser  # the shared Chromium fixture
 
 pytestmark = pytest.mark.browser
@@ -46,8 +46,7 @@ def paid_unshipped_orders(server: LiveServer, count: int) -> list[str]:
 def filter_the_list(panel: Panel, page: Page, width: str) -> None:
     panel.watch.where = f"/orders filtered ({width})"
     page.goto("/orders")
-    if width == "phone":
-        page.get_by_role("button", name=re.compile("Filters")).click()
+    open_the_filters(page, width)
     page.get_by_label("Paid", exact=True).check()
     page.get_by_role("button", name="Apply filters").click()
     expect(page).to_have_url(re.compile(r"financial_status=paid"))
