@@ -758,3 +758,57 @@ async def test_files_are_attached_and_notes_pinned_unpinned_and_deleted(
     deleted = await client.post(f"{base}/delete", data={"csrf_token": csrf})
     assert deleted.status_code == 303
     assert await db.get(TimelineEntry, note.id) is None
+
+
+async def test_a_note_is_corrected_in_place_by_its_author_only(
+    client: httpx2.AsyncClient,
+    admin: Persona,
+    make_user: MakeUser,
+    db: AsyncSession,
+    settings: Settings,
+) -> None:
+    customer = await add_customer(db, settings, admin, first_name="Edda")
+    csrf = await token(client)
+    await client.post(
+        f"/customers/{customer.id}/notes", data={"csrf_token": csrf, "body": "Size M"}
+    )
+    note = await db.scalar(
+        select(TimelineEntry).where(
+            TimelineEntry.customer_id == customer.id, TimelineEntry.kind == "note"
+        )
+    )
+    assert note is not None
+    page = await client.get(f"/customers/{customer.id}?tab=timeline")
+    assert f'action="/customers/{customer.id}/timeline/{note.id}/edit"' in page.text
+    assert "data-edited" not in page.text
+
+    edit = f"/customers/{customer.id}/timeline/{note.id}/edit"
+    saved = await client.post(
+        edit, data={"csrf_token": csrf, "body": "Size **L**, not M"}, follow_redirects=True
+    )
+    assert "Saved." in saved.text
+    assert "<strong>L</strong>" in saved.text
+    assert "data-edited" in saved.text
+    await db.refresh(note)
+    assert note.body == "Size **L**, not M"
+
+    emptied = await client.post(
+        edit, data={"csrf_token": csrf, "body": "   "}, follow_redirects=True
+    )
+    assert "<strong>L</strong>" in emptied.text, "an empty edit must keep the note"
+    await db.refresh(note)
+    assert note.body == "Size **L**, not M"
+
+    colleague = await make_user("support")
+    client.cookies.clear()
+    await sign_in(client, colleague)
+    other = await client.get(f"/customers/{customer.id}?tab=timeline")
+    assert f"/timeline/{note.id}/edit" not in other.text
+    refused = await client.post(
+        edit,
+        data={"csrf_token": await form_token(client), "body": "Hijacked"},
+        follow_redirects=True,
+    )
+    assert "Only the author" in refused.text
+    await db.refresh(note)
+    assert note.body == "Size **L**, not M"

@@ -152,6 +152,27 @@ async def test_scan_now_queues_the_job_once_and_says_so(
     assert queued == 1
 
 
+async def test_the_strongest_pairs_come_first_whatever_order_they_were_found_in(
+    client: httpx2.AsyncClient, admin: Persona, db: AsyncSession, settings: Settings
+) -> None:
+    ids = []
+    for n in range(3):
+        first = await add_customer(db, settings, admin, first_name="Pat", phone=f"+4477008{n:05d}")
+        second = await add_customer(db, settings, admin, first_name="Sam", phone=f"+4477008{n:05d}")
+        ids.append((first.id, second.id))
+    assert await find_duplicates(db) == 3
+    scores = {0: 0.5, 1: 0.9, 2: 0.7}  # the middle pair, found second, is the likeliest
+    for n, (first_id, second_id) in enumerate(ids):
+        await db.execute(
+            text("UPDATE duplicate_candidate SET score = :score WHERE customer_a_id IN (:a, :b)"),
+            {"score": scores[n], "a": first_id, "b": second_id},
+        )
+    candidates = {row.id: row.score for row in await db.scalars(select(DuplicateCandidate))}
+    page = await client.get("/customers/duplicates")
+    shown = [candidates[uuid.UUID(pair)] for pair in pairs_on(page.text)]
+    assert shown == [0.9, 0.7, 0.5]
+
+
 async def test_the_queue_pages_with_a_keyset_cursor(
     client: httpx2.AsyncClient, admin: Persona, db: AsyncSession, settings: Settings
 ) -> None:

@@ -138,6 +138,11 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/orders/{order_id}/returns"): "orders:write",
     ("POST", "/api/v1/orders/{order_id}/returns/{return_id}/status"): "orders:write",
     ("PUT", "/api/v1/carts/by-external-id/{channel_id}/{external_id}"): "orders:write",
+    ("PUT", "/api/v1/orders/by-external-id/{channel_id}/{external_id}"): "orders:write",
+    ("POST", "/api/v1/events"): "events:write",
+    ("POST", "/api/v1/events/batch"): "events:write",
+    ("POST", "/api/v1/events/identify"): "events:write",
+    ("GET", "/api/v1/customers/{customer_id}/events"): "customers:read",
     ("GET", "/api/v1/carts"): "orders:read",
     ("GET", "/api/v1/channels"): "orders:read",
     ("POST", "/api/v1/channels"): "settings:admin",
@@ -262,6 +267,9 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/customers/{customer_id}/notes"): "customers:read+interactions:write",
     ("POST", "/customers/{customer_id}/activities"): "customers:read+interactions:write",
     ("POST", "/customers/{customer_id}/timeline/{entry_id}/pin"): (
+        "customers:read+interactions:write"
+    ),
+    ("POST", "/customers/{customer_id}/timeline/{entry_id}/edit"): (
         "customers:read+interactions:write"
     ),
     ("POST", "/customers/{customer_id}/timeline/{entry_id}/delete"): (

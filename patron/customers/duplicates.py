@@ -119,7 +119,7 @@ async def open_pairs(
         DuplicateCandidate.customer_b_id.in_(visible),
     )
     rows, cursor = await paginate(
-        db, query, order=[DuplicateCandidate.created_at, DuplicateCandidate.id], params=params
+        db, query, order=[DuplicateCandidate.score, DuplicateCandidate.id], params=params
     )
     ids = {c.customer_a_id for c in rows} | {c.customer_b_id for c in rows}
     customers = {c.id: c for c in await db.scalars(select(Customer).where(Customer.id.in_(ids)))}

@@ -213,6 +213,29 @@ async def pin_entry(
     )
 
 
+@router.post("/customers/{customer_id}/timeline/{entry_id}/edit")
+async def edit_entry(
+    request: Request,
+    customer_id: uuid.UUID,
+    entry_id: uuid.UUID,
+    principal: InteractionWrite,
+    db: DbSession,
+) -> Response:
+    """Change the text of a note or logged activity; only its author or an admin may."""
+    form = await request.form()
+    body = text_field(form, "body", 20_000)
+    customer = await repository.get_for(db, principal, customer_id)
+    entry = await timeline_repository.entry(db, customer.id, entry_id)
+    try:
+        async with db.begin_nested():
+            await service.edit_note(db, principal=principal, entry=entry, body=body)
+    except CRMError as error:
+        return redirect(
+            request, customer_url(customer, "timeline"), flash=error.message, category="danger"
+        )
+    return await _after_change(request, db, principal, customer, "Saved.")
+
+
 @router.post("/customers/{customer_id}/timeline/{entry_id}/delete")
 async def delete_entry(
     request: Request,
