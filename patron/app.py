@@ -48,6 +48,8 @@ def api_routers() -> list[APIRouter]:
     from patron.customers.fields_api import router as fields_api
     from patron.customers.merge_api import router as merge_api
     from patron.customers.saved_views_api import router as saved_views_api
+    from patron.events.api import router as events_api
+    from patron.events.orders_api import router as order_upsert_api
     from patron.imports.api import router as imports_api
     from patron.orders.api import routers as order_apis
     from patron.timeline.api import router as timeline_api
@@ -66,7 +68,9 @@ def api_routers() -> list[APIRouter]:
         saved_views_api,
         timeline_api,
         catalog_api,
+        order_upsert_api,  # before /orders/{order_id}
         *order_apis,
+        events_api,
         imports_api,
     ]
 

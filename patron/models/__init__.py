@@ -22,6 +22,7 @@ from patron.models.customers import (
     DuplicateCandidate,
     SavedView,
 )
+from patron.models.events import AnonymousVisitor, TrackingEvent, TrackingEventKey
 from patron.models.imports import ImportJob, ImportMapping
 from patron.models.ops import IdempotencyKey, JobFailure, MailMessage, RateLimitCounter
 from patron.models.orders import (
@@ -47,6 +48,7 @@ from patron.models.staff import (
 from patron.models.timeline import Attachment, StaffNotification, TimelineEntry
 
 __all__ = [
+    "AnonymousVisitor",
     "ApiKey",
     "Attachment",
     "AuditEvent",
@@ -89,5 +91,7 @@ __all__ = [
     "StaffUser",
     "Team",
     "TimelineEntry",
+    "TrackingEvent",
+    "TrackingEventKey",
     "product_category",
 ]

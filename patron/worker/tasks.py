@@ -1,9 +1,17 @@
 """Every module that defines tasks, imported so that a worker knows them all."""
 
 from patron.customers import tasks as customer_tasks
+from patron.events import tasks as event_tasks
 from patron.imports import tasks as import_tasks
 from patron.mail import tasks as mail_tasks
 from patron.ops import tasks as ops_tasks
 from patron.orders import tasks as order_tasks
 
-__all__ = ["customer_tasks", "import_tasks", "mail_tasks", "ops_tasks", "order_tasks"]
+__all__ = [
+    "customer_tasks",
+    "event_tasks",
+    "import_tasks",
+    "mail_tasks",
+    "ops_tasks",
+    "order_tasks",
+]

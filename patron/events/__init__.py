@@ -1,0 +1,1 @@
+"""Tracking events from storefronts, identify calls and the order upsert for custom shops."""
