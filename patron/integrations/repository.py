@@ -1,0 +1,171 @@
+"""Every query of the integrations domain."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from patron.kit.pagination import PageParams, paginate
+from patron.models import (
+    CustomerExternalId,
+    StoreConnection,
+    StoreRecordVersion,
+    WebhookDelivery,
+    WebhookReceipt,
+)
+
+
+async def list_connections(db: AsyncSession) -> list[StoreConnection]:
+    rows = await db.scalars(select(StoreConnection).order_by(StoreConnection.name))
+    return list(rows)
+
+
+async def connection_by_domain(
+    db: AsyncSession, provider: str, shop_domain: str
+) -> StoreConnection | None:
+    return await db.scalar(
+        select(StoreConnection).where(
+            StoreConnection.provider == provider, StoreConnection.shop_domain == shop_domain
+        )
+    )
+
+
+async def claim_delivery(
+    db: AsyncSession, *, connection_id: uuid.UUID, delivery_id: str, receipt_id: uuid.UUID
+) -> bool:
+    """Record a delivery id; False when this connection accepted it before."""
+    claimed = await db.scalar(
+        insert(WebhookDelivery)
+        .values(connection_id=connection_id, delivery_id=delivery_id, receipt_id=receipt_id)
+        .on_conflict_do_nothing()
+        .returning(WebhookDelivery.receipt_id)
+    )
+    return claimed is not None
+
+
+async def touch_connection(db: AsyncSession, connection_id: uuid.UUID, moment: datetime) -> None:
+    await db.execute(
+        update(StoreConnection)
+        .where(StoreConnection.id == connection_id)
+        .values(last_delivery_at=func.greatest(StoreConnection.last_delivery_at, moment))
+    )
+
+
+async def receipt(
+    db: AsyncSession, receipt_id: uuid.UUID, *, lock: bool = False
+) -> WebhookReceipt | None:
+    query = select(WebhookReceipt).where(WebhookReceipt.id == receipt_id)
+    if lock:
+        query = query.with_for_update()
+    return await db.scalar(query)
+
+
+async def list_receipts(
+    db: AsyncSession, connection_id: uuid.UUID, params: PageParams, *, status: str | None = None
+) -> tuple[list[WebhookReceipt], str | None]:
+    query = select(WebhookReceipt).where(WebhookReceipt.connection_id == connection_id)
+    if status:
+        query = query.where(WebhookReceipt.status == status)
+    return await paginate(
+        db, query, order=[WebhookReceipt.received_at, WebhookReceipt.id], params=params
+    )
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: date
+    deliveries: int
+    failures: int
+
+
+async def deliveries_per_day(
+    db: AsyncSession, connection_id: uuid.UUID, *, since: datetime
+) -> list[DayCount]:
+    day = func.date_trunc("day", WebhookReceipt.received_at, "UTC")
+    rows = await db.execute(
+        select(
+            day.label("day"),
+            func.count(),
+            func.count().filter(WebhookReceipt.status == "failed"),
+        )
+        .where(WebhookReceipt.connection_id == connection_id, WebhookReceipt.received_at >= since)
+        .group_by(day)
+        .order_by(day.desc())
+    )
+    return [DayCount(row[0].date(), row[1], row[2]) for row in rows]
+
+
+async def status_counts(db: AsyncSession, connection_id: uuid.UUID) -> dict[str, int]:
+    rows = await db.execute(
+        select(WebhookReceipt.status, func.count())
+        .where(WebhookReceipt.connection_id == connection_id)
+        .group_by(WebhookReceipt.status)
+    )
+    return {str(status): int(count) for status, count in rows.all()}
+
+
+async def stuck_receipts(db: AsyncSession, *, before: datetime, limit: int) -> list[Any]:
+    """Receipts still waiting for processing since before ``before`` (a lost job)."""
+    rows = await db.execute(
+        select(WebhookReceipt.id, WebhookReceipt.received_at)
+        .where(WebhookReceipt.status == "received", WebhookReceipt.received_at < before)
+        .order_by(WebhookReceipt.received_at)
+        .limit(limit)
+    )
+    return [tuple(row) for row in rows.all()]
+
+
+async def record_version(
+    db: AsyncSession, *, connection_id: uuid.UUID, kind: str, external_id: str
+) -> datetime | None:
+    return await db.scalar(
+        select(StoreRecordVersion.source_updated_at).where(
+            and_(
+                StoreRecordVersion.connection_id == connection_id,
+                StoreRecordVersion.kind == kind,
+                StoreRecordVersion.external_id == external_id,
+            )
+        )
+    )
+
+
+async def save_version(
+    db: AsyncSession, *, connection_id: uuid.UUID, kind: str, external_id: str, stamp: datetime
+) -> None:
+    statement = insert(StoreRecordVersion).values(
+        connection_id=connection_id, kind=kind, external_id=external_id, source_updated_at=stamp
+    )
+    await db.execute(
+        statement.on_conflict_do_update(
+            index_elements=["connection_id", "kind", "external_id"],
+            set_={
+                "source_updated_at": func.greatest(
+                    StoreRecordVersion.source_updated_at, statement.excluded.source_updated_at
+                )
+            },
+        )
+    )
+
+
+async def lock_record(db: AsyncSession, connection_id: uuid.UUID, kind: str, key: str) -> None:
+    """Serialise the processing of one store record across workers (transaction-scoped)."""
+    await db.execute(
+        select(
+            func.pg_advisory_xact_lock(func.hashtextextended(f"{connection_id}:{kind}:{key}", 0))
+        )
+    )
+
+
+async def unlink_customer(db: AsyncSession, *, channel_id: uuid.UUID, external_id: str) -> None:
+    await db.execute(
+        delete(CustomerExternalId).where(
+            CustomerExternalId.channel_id == channel_id,
+            CustomerExternalId.external_id == external_id,
+        )
+    )

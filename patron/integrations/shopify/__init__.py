@@ -1,0 +1,1 @@
+"""Shopify: webhook topics mapped onto Patron's customers, catalog, orders and carts."""

@@ -1,0 +1,30 @@
+"""Integration jobs: process a stored delivery; re-enqueue deliveries whose job was lost."""
+
+from __future__ import annotations
+
+import uuid
+
+from procrastinate import RetryStrategy
+
+from patron.integrations import processing, service
+from patron.worker.app import job_app, runtime
+
+
+@job_app.task(
+    name="integrations.process_receipt",
+    queue="integrations",
+    retry=RetryStrategy(max_attempts=5, exponential_wait=2),
+)
+async def process_receipt(receipt_id: str) -> str | None:
+    env = runtime()
+    async with env.database.transaction() as db:
+        return await processing.process(db, env.settings, uuid.UUID(receipt_id))
+
+
+@job_app.periodic(cron="*/10 * * * *")
+@job_app.task(
+    name="integrations.requeue_stuck", queue="maintenance", queueing_lock="requeue_receipts"
+)
+async def requeue_stuck_receipts(timestamp: int) -> int:
+    async with runtime().database.transaction() as db:
+        return await service.requeue_stuck(db)

@@ -1,0 +1,132 @@
+"""Inbound webhooks: ``POST /webhooks/{provider}/{connection_id}``.
+
+No session, no CSRF token and no Idempotency-Key here: a delivery proves itself by its
+signature, checked over the raw body before anything parses it, and is de-duplicated by the
+store's delivery id. A verified delivery is stored and its job enqueued in one transaction,
+then acknowledged at once; processing happens in the worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from patron.db.deps import DbSession
+from patron.errors import error_body
+from patron.integrations import service
+from patron.integrations.shopify.topics import PRIVACY_TOPICS as SHOPIFY_PRIVACY
+from patron.integrations.signatures import signature_matches
+from patron.kit.crypto import SecretBox
+from patron.models import StoreConnection
+
+log = structlog.get_logger(__name__)
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    signature_header: str
+    topic_header: str
+    delivery_header: str
+    event_header: str
+    domain_header: str
+    kept_headers: tuple[str, ...]
+    privacy_topics: frozenset[str]
+
+
+SHOPIFY = Provider(
+    name="shopify",
+    signature_header="x-shopify-hmac-sha256",
+    topic_header="x-shopify-topic",
+    delivery_header="x-shopify-webhook-id",
+    event_header="x-shopify-event-id",
+    domain_header="x-shopify-shop-domain",
+    kept_headers=(
+        "x-shopify-topic",
+        "x-shopify-shop-domain",
+        "x-shopify-webhook-id",
+        "x-shopify-event-id",
+        "x-shopify-triggered-at",
+        "x-shopify-api-version",
+        "content-type",
+    ),
+    privacy_topics=SHOPIFY_PRIVACY,
+)
+
+
+def _refuse(status: int, code: str, message: str) -> JSONResponse:
+    headers = {"Retry-After": "3600"} if status == 503 else None
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+async def _connection(db: DbSession, provider: str, connection_id: str) -> StoreConnection | None:
+    try:
+        key = uuid.UUID(connection_id)
+    except ValueError:
+        return None
+    connection = await db.get(StoreConnection, key)
+    return connection if connection is not None and connection.provider == provider else None
+
+
+async def receive(
+    request: Request, db: DbSession, provider: Provider, connection_id: str
+) -> JSONResponse:
+    body = await request.body()
+    connection = await _connection(db, provider.name, connection_id)
+    if connection is None:
+        return _refuse(404, "connection_not_found", "No such store connection.")
+    box: SecretBox = request.app.state.box
+    headers = request.headers
+    topic = headers.get(provider.topic_header, "")
+    if not signature_matches(
+        body, headers.get(provider.signature_header, ""), service.webhook_secrets(box, connection)
+    ):
+        log.warning(
+            "webhook_signature_rejected",
+            provider=provider.name,
+            connection_id=str(connection.id),
+            topic=topic[:100],
+            signed=bool(headers.get(provider.signature_header)),
+        )
+        return _refuse(401, "invalid_signature", "The delivery's signature is missing or wrong.")
+    domain = headers.get(provider.domain_header, "").strip().lower()
+    if domain and domain != connection.shop_domain:
+        log.warning(
+            "webhook_shop_mismatch",
+            provider=provider.name,
+            connection_id=str(connection.id),
+            shop_domain=domain[:255],
+        )
+        return _refuse(401, "shop_mismatch", "The delivery comes from another shop.")
+    if connection.status == "paused":
+        return _refuse(503, "connection_paused", "This connection is paused; retry later.")
+    if connection.status == "uninstalled" and topic not in provider.privacy_topics:
+        return _refuse(410, "connection_uninstalled", "The app was uninstalled from this shop.")
+    delivery_id = (
+        headers.get(provider.delivery_header)
+        or headers.get(provider.event_header)
+        or "sha256:" + hashlib.sha256(body).hexdigest()
+    )
+    receipt = await service.accept_delivery(
+        db,
+        connection=connection,
+        topic=topic,
+        delivery_id=delivery_id,
+        event_id=headers.get(provider.event_header, ""),
+        headers={name: headers[name][:500] for name in provider.kept_headers if name in headers},
+        body=body,
+    )
+    if receipt is None:
+        return JSONResponse({"status": "duplicate"})
+    return JSONResponse({"status": "accepted", "receipt_id": str(receipt.id)})
+
+
+@router.post("/webhooks/shopify/{connection_id}")
+async def shopify_webhook(connection_id: str, request: Request, db: DbSession) -> JSONResponse:
+    return await receive(request, db, SHOPIFY, connection_id)
