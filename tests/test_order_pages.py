@@ -29,7 +29,15 @@ from patron.models import (
     Shipment,
     ShipmentEvent,
 )
-from tests.conftest import MakeKey, MakeUser, Persona, bearer, form_token, sign_in
+from tests.conftest import (
+    MakeKey,
+    MakeUser,
+    Persona,
+    audit_actions,
+    bearer,
+    form_token,
+    sign_in,
+)
 from tests.shop import Catalog, make_catalog, make_customer, order_body, pay, place, stock
 
 
@@ -456,6 +464,33 @@ async def test_cancelling_an_order_and_cancelling_it_again(
     again = await post(client, url, {"reason": "Twice"})
     assert again.status_code == 409
     assert error_code(again.text) == "order_already_cancelled"
+
+
+async def test_the_note_and_tags_are_edited_and_bad_tags_change_nothing(
+    client: httpx2.AsyncClient, shop: Shop, db: AsyncSession
+) -> None:
+    order_url = f"/orders/{shop.bob['id']}"
+    assert "No note yet." in await page(client, order_url)
+    saved = await post(
+        client, f"{order_url}/details", {"note": "Gift: wrap it", "tags": "gift, priority, gift"}
+    )
+    assert saved.status_code == 303
+    html = await page(client, order_url)
+    assert "Gift: wrap it" in html
+    assert re.findall(r'data-tag="([^"]+)"', html) == ["gift", "priority"]
+    assert "order.updated" in await audit_actions(db, uuid.UUID(shop.bob["id"]))
+
+    too_long = await post(client, f"{order_url}/details", {"note": "x", "tags": "y" * 101})
+    assert too_long.status_code == 422
+    assert error_code(too_long.text) == "invalid_tags"
+    assert 'id="form-details" open' in too_long.text
+    assert "Gift: wrap it" in await page(client, order_url)
+
+    cleared = await post(client, f"{order_url}/details", {"note": "", "tags": ""})
+    assert cleared.status_code == 303
+    html = await page(client, order_url)
+    assert "data-order-note" not in html
+    assert "data-tag=" not in html
 
 
 async def test_a_sales_rep_sees_only_their_customers_orders(

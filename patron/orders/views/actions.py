@@ -1,4 +1,5 @@
-"""The order page's forms: payments, refunds, shipments and tracking, returns, cancelling.
+"""The order page's forms: payments, refunds, shipments and tracking, returns, cancelling,
+the note and tags.
 
 Each form calls the same service as the API inside a savepoint. A refused action (a refund
 larger than paid, a return of more than was bought, a transition that is not allowed) shows
@@ -35,6 +36,9 @@ Work = Callable[[], Awaitable[str]]
 QUANTITY_PREFIX = "qty_"
 MAX_QUANTITY = 1_000_000
 PAYMENT_FORM_STATUSES = ("succeeded", "pending", "authorized")
+MAX_NOTE = 10_000
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 100
 
 
 def _invalid(field: str, message: str, code: str) -> InvalidInput:
@@ -462,6 +466,45 @@ async def transition_return(
         form=form,
         work=work,
         anchor=f"return-{order_return.id}",
+    )
+
+
+@router.post("/orders/{order_id}/details")
+async def edit_note_and_tags(
+    request: Request,
+    order_id: uuid.UUID,
+    principal: OrderWrite,
+    db: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    order = await repository.get_order_for(db, principal, order_id)
+    form = await request.form()
+
+    async def work() -> str:
+        note = form.get("note")
+        if isinstance(note, str) and len(note) > MAX_NOTE:
+            raise _invalid("note", f"Keep the note under {MAX_NOTE:,} characters.", "too_long")
+        tags = [tag.strip() for tag in _text(form, "tags", 5_000).split(",") if tag.strip()]
+        if len(tags) > MAX_TAGS or any(len(tag) > MAX_TAG_LENGTH for tag in tags):
+            raise _invalid(
+                "tags",
+                f"Give at most {MAX_TAGS} tags of up to {MAX_TAG_LENGTH} characters each.",
+                "invalid_tags",
+            )
+        changes = {"note": (note if isinstance(note, str) else "").strip(), "tags": tags}
+        await service.update_order(db, order, actor=principal.actor, changes=changes)
+        return "Note and tags saved."
+
+    return await _attempt(
+        request,
+        db,
+        settings,
+        principal,
+        order,
+        form_name="details",
+        form=form,
+        work=work,
+        anchor="notes-title",
     )
 
 
