@@ -102,6 +102,7 @@ async def test_the_queue_shows_each_pair_side_by_side_with_its_reason(
         assert expected in html
     assert f"/customers/merge?survivor={kim.id}&amp;merged={kimberly.id}" in html
     assert 'href="/customers/duplicates"' in html  # the navigation's entry
+    assert re.search(r'nav-link active" href="/customers/duplicates"\s+aria-current="page"', html)
 
 
 async def test_an_empty_queue_says_the_nightly_scan_looks_again(

@@ -268,3 +268,16 @@ async def test_audit_event_rows_carry_the_request_context(
     assert event.ip == "203.0.113.7"
     assert event.request_id
     assert len(event.request_id) == 32
+
+
+def test_a_page_lights_up_the_navigation_entry_it_belongs_to() -> None:
+    from patron.web.templating import current_page
+
+    assert current_page("/") == "/"
+    assert current_page("/customers") == "/customers"
+    assert current_page("/customers/019ec6c2-e039-7285-8a8b-ecfae2be47d6") == "/customers"
+    assert current_page("/customers/duplicates") == "/customers/duplicates"
+    assert current_page("/orders/123/returns") == "/orders"
+    assert current_page("/admin/users/42") == "/admin/users"
+    assert current_page("/customersx") is None
+    assert current_page("/account") is None

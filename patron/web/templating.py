@@ -50,10 +50,22 @@ NAVIGATION: list[NavItem] = [
     NavItem("Roles", "/admin/roles", "settings:admin", "admin"),
     NavItem("Custom fields", "/admin/custom-fields", "settings:admin", "admin"),
     NavItem("API keys", "/admin/api-keys", "settings:admin", "admin"),
+    NavItem("Webhooks", "/admin/webhooks", "integrations:read", "admin"),
     NavItem("Audit log", "/admin/audit", "audit:read", "admin"),
     NavItem("Jobs", "/admin/jobs", "settings:admin", "admin"),
     NavItem("Dev mailbox", "/admin/mailbox", "settings:admin", "admin", dev_only=True),
 ]
+
+
+def current_page(path: str) -> str | None:
+    """The navigation entry a page belongs to: the longest entry its path starts with, so
+    a customer's page lights up "Customers" and the duplicates queue "Duplicates"."""
+    matches = [
+        item.href
+        for item in NAVIGATION
+        if path == item.href or (item.href != "/" and path.startswith(item.href + "/"))
+    ]
+    return max(matches, key=len, default=None)
 
 
 def navigation(request: Request, principal: Principal | None) -> dict[str, list[NavItem]]:
@@ -135,6 +147,7 @@ def render(
         "principal": principal,
         "user": principal.user if principal else None,
         "nav": navigation(request, principal),
+        "nav_current": current_page(request.url.path),
         "flashes": flashes,
         "settings": settings,
         "version": __version__,
