@@ -94,6 +94,7 @@ NOT_PAGES = {
     "at both widths (the demo data has no import)",
     "/imports/{import_id}/progress": "a fragment polled by htmx",
     "/imports/{import_id}/errors.csv": "a download; tests/test_imports.py checks it",
+    "/orders/export.xlsx": "a download; tests/test_order_pages.py checks it",
 }
 # Pages that exist only at one moment of signing in; the sign-in steps check them.
 CHECKED_WHILE_SIGNING_IN = {

@@ -29,6 +29,7 @@ from patron.models import (
     Shipment,
     ShipmentEvent,
 )
+from patron.orders.api import orders as orders_api
 from tests.conftest import (
     MakeKey,
     MakeUser,
@@ -190,6 +191,27 @@ async def test_the_export_buttons_download_the_filtered_orders(
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert [row["number"] for row in rows] == [shop.ada["number"]]
     assert 'data-export="xlsx"' in html
+
+
+async def test_a_workbook_too_large_comes_back_to_the_list_as_a_message(
+    client: httpx2.AsyncClient, shop: Shop, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    html = await page(client, "/orders?financial_status=paid")
+    link = re.search(r'href="(/orders/export\.xlsx[^"]*)"', html)
+    assert link is not None
+    url = link.group(1).replace("&amp;", "&")
+    workbook = await client.get(url)
+    assert workbook.status_code == 200
+    assert workbook.content.startswith(b"PK")  # a zip: the XLSX container
+    exports_before = (await audit_actions(db)).count("order.exported")
+    assert exports_before >= 1, "a download is audit-logged"
+
+    monkeypatch.setattr(orders_api, "XLSX_MAX_ROWS", 0)
+    refused = await client.get(url, follow_redirects=True)
+    assert refused.status_code == 200
+    assert "narrow the filters or export CSV" in refused.text
+    assert str(refused.url).endswith("/orders?financial_status=paid")
+    assert (await audit_actions(db)).count("order.exported") == exports_before
 
 
 async def test_people_without_the_export_scope_see_no_export_buttons(

@@ -11,6 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.audit import service as audit
+from patron.auth.principal import Principal
 from patron.customers.repository import get_for as customer_for
 from patron.db.deps import DbSession, get_read_session
 from patron.errors import InvalidInput, NotFound
@@ -161,6 +162,14 @@ async def export_orders_csv(
 async def export_orders_xlsx(
     principal: OrderExport, db: DbSession, filters: Filters, sort: OrderSort = "-placed_at"
 ) -> Response:
+    return await xlsx_export(db, principal, filters, sort)
+
+
+async def xlsx_export(
+    db: AsyncSession, principal: Principal, filters: OrderFilters, sort: OrderSort
+) -> Response:
+    """The filtered orders as one workbook; refused (``export_too_large``) beyond
+    ``XLSX_MAX_ROWS``, with nothing recorded."""
     await _audit_export(db, principal, filters, "xlsx")
     rows: list[list[Any]] = []
     async for order, customer in repository.each_order(db, principal, filters=filters, sort=sort):

@@ -12,7 +12,8 @@ from patron.errors import CRMError
 from patron.kit.pagination import PageParams
 from patron.models.orders import CART_STATUSES, FINANCIAL_STATUSES, FULFILLMENT_STATUSES
 from patron.orders import repository
-from patron.orders.auth import OrderRead
+from patron.orders.api.orders import xlsx_export
+from patron.orders.auth import OrderExport, OrderRead
 from patron.orders.views.common import (
     PAGE_SIZE,
     SORTS,
@@ -67,6 +68,22 @@ async def order_list(
             "first_url": list_url("/orders", canonical) if cursor else None,
         },
     )
+
+
+@router.get("/orders/export.xlsx")
+async def export_xlsx(request: Request, principal: OrderExport, db: DbSession) -> Response:
+    """The API's XLSX export; a refusal (too many rows) comes back to the list as a message."""
+    query = await parse_order_query(db, principal, request.query_params)
+    try:
+        async with db.begin_nested():
+            return await xlsx_export(db, principal, query.filters, query.sort)
+    except CRMError as error:
+        return redirect(
+            request,
+            list_url("/orders", query.query_string()),
+            flash=error.message,
+            category="danger",
+        )
 
 
 @router.get("/carts")
