@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,8 +23,13 @@ MIGRATION = Path(__file__).parent.parent / "migrations/versions/20261123_0009_tr
 
 
 async def _storefront(make_user: MakeUser, make_key: MakeKey) -> dict[str, str]:
-    """A key that may only send events, as a storefront would hold."""
     return bearer(await make_key(await make_user("marketing"), ["events:write"]))
+
+
+@pytest.fixture
+async def headers(make_user: MakeUser, make_key: MakeKey) -> dict[str, str]:
+    """A storefront's key: it may only send events."""
+    return await _storefront(make_user, make_key)
 
 
 async def _events_of(db: AsyncSession, **where: Any) -> list[TrackingEvent]:
@@ -50,9 +56,8 @@ async def _refused(client: httpx2.AsyncClient, headers: dict[str, str], **body: 
 
 
 async def test_a_storefront_key_sends_an_event_for_a_customer_known_by_email(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey, db: AsyncSession
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     customer = await make_customer(db)
     response = await _send(
         client,
@@ -74,9 +79,8 @@ async def test_a_storefront_key_sends_an_event_for_a_customer_known_by_email(
 
 
 async def test_an_unknown_email_becomes_a_new_customer(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey, db: AsyncSession
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     email = f"new-{uuid.uuid4().hex[:8]}@example.com"
     response = await _send(client, headers, email=email, name="signed_up")
     assert response.status_code == 201, response.text
@@ -86,9 +90,8 @@ async def test_an_unknown_email_becomes_a_new_customer(
 
 
 async def test_a_custom_event_keeps_its_timestamp(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey, db: AsyncSession
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     customer = await make_customer(db)
     when = utcnow() - timedelta(days=40)
     response = await _send(
@@ -105,9 +108,8 @@ async def test_a_custom_event_keeps_its_timestamp(
 
 
 async def test_the_same_idempotency_key_is_stored_once(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey, db: AsyncSession
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     customer = await make_customer(db)
     body = {"customer_id": str(customer.id), "name": "added_to_cart", "idempotency_key": "k-1"}
     first = await _send(client, headers, **body)
@@ -134,9 +136,8 @@ async def test_idempotency_keys_belong_to_their_source(
 
 
 async def test_it_refuses_bad_event_names(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey, db: AsyncSession
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     customer = await make_customer(db)
     for name in ("", "Viewed Product", "1st_visit", "viewed product", "a" * 101, "añadido"):
         code = await _refused(client, headers, customer_id=str(customer.id), name=name)
@@ -145,9 +146,8 @@ async def test_it_refuses_bad_event_names(
 
 
 async def test_it_refuses_properties_over_the_size_limit(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey, db: AsyncSession
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     customer = await make_customer(db)
     big = {"blob": "x" * (16 * 1024)}
     code = await _refused(
@@ -162,9 +162,8 @@ async def test_it_refuses_properties_over_the_size_limit(
 
 
 async def test_properties_must_be_a_json_object(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey, db: AsyncSession
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     customer = await make_customer(db)
     code = await _refused(
         client, headers, customer_id=str(customer.id), name="searched", properties=["a"]
@@ -173,9 +172,8 @@ async def test_properties_must_be_a_json_object(
 
 
 async def test_it_refuses_timestamps_in_the_future_beyond_clock_skew(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey, db: AsyncSession
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     customer = await make_customer(db)
     later = (utcnow() + timedelta(days=2)).isoformat()
     code = await _refused(
@@ -190,9 +188,8 @@ async def test_it_refuses_timestamps_in_the_future_beyond_clock_skew(
 
 
 async def test_it_refuses_unknown_customers_and_events_from_nobody(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey, db: AsyncSession
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     unknown = str(uuid.uuid4())
     assert await _refused(client, headers, customer_id=unknown, name="searched") == (
         "unknown_customer"
@@ -205,9 +202,8 @@ async def test_it_refuses_unknown_customers_and_events_from_nobody(
 
 
 async def test_a_store_customer_id_needs_its_channel_and_an_email_the_first_time(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey, db: AsyncSession
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     channel = Channel(name=f"Custom shop {uuid.uuid4().hex[:6]}", kind="online_store")
     db.add(channel)
     await db.flush()
@@ -275,9 +271,8 @@ async def test_the_migration_gives_existing_manager_and_marketing_roles_the_new_
 
 
 async def test_a_batch_keeps_the_good_events_and_reports_the_bad_ones_by_position(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey, db: AsyncSession
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     customer = await make_customer(db)
     who = {"customer_id": str(customer.id)}
     events: list[Any] = [
@@ -311,9 +306,8 @@ async def test_a_batch_keeps_the_good_events_and_reports_the_bad_ones_by_positio
 
 
 async def test_a_batch_has_at_most_500_events(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey
+    client: httpx2.AsyncClient, headers: dict[str, str]
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     events = [{"anonymous_id": "v", "name": "searched"}] * 501
     response = await client.post("/api/v1/events/batch", headers=headers, json={"events": events})
     assert response.status_code == 422
@@ -324,9 +318,8 @@ async def test_a_batch_has_at_most_500_events(
 
 
 async def test_identify_joins_the_visitors_earlier_events_and_attaches_later_ones(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey, db: AsyncSession
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     visitor = f"anon-{uuid.uuid4().hex}"
     for name in ("viewed_product", "added_to_cart"):
         response = await _send(client, headers, anonymous_id=visitor, name=name)
@@ -356,9 +349,8 @@ async def test_identify_joins_the_visitors_earlier_events_and_attaches_later_one
 
 
 async def test_an_event_carrying_both_ids_identifies_the_visitor(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey, db: AsyncSession
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     visitor = f"anon-{uuid.uuid4().hex}"
     await _send(client, headers, anonymous_id=visitor, name="viewed_product")
     customer = await make_customer(db)
@@ -371,9 +363,8 @@ async def test_an_event_carrying_both_ids_identifies_the_visitor(
 
 
 async def test_identify_needs_the_visitor_and_the_customer(
-    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey
+    client: httpx2.AsyncClient, headers: dict[str, str]
 ) -> None:
-    headers = await _storefront(make_user, make_key)
     response = await client.post(
         "/api/v1/events/identify", headers=headers, json={"anonymous_id": "v-1"}
     )

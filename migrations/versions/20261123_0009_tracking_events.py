@@ -16,11 +16,12 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# The general form of patron_ensure_audit_partitions (0001): any table partitioned by month.
 EVENT_PARTITIONS = """
 CREATE TABLE tracking_event_default PARTITION OF tracking_event DEFAULT;
 
-CREATE FUNCTION patron_ensure_event_partitions(months_ahead integer) RETURNS integer
-LANGUAGE plpgsql AS $$
+CREATE FUNCTION patron_ensure_monthly_partitions(parent text, months_ahead integer)
+RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     first_month date := date_trunc('month', now() AT TIME ZONE 'UTC')::date;
     lower_bound date;
@@ -29,26 +30,26 @@ DECLARE
 BEGIN
     FOR i IN 0..months_ahead LOOP
         lower_bound := (first_month + make_interval(months => i))::date;
-        partition_name := 'tracking_event_' || to_char(lower_bound, 'YYYY_MM');
+        partition_name := parent || '_' || to_char(lower_bound, 'YYYY_MM');
         CONTINUE WHEN to_regclass(partition_name) IS NOT NULL;
         BEGIN
             EXECUTE format(
-                'CREATE TABLE %I PARTITION OF tracking_event FOR VALUES FROM (%L) TO (%L)',
-                partition_name,
+                'CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+                partition_name, parent,
                 lower_bound::text || ' 00:00:00+00',
                 (lower_bound + interval '1 month')::date::text || ' 00:00:00+00'
             );
             created := created + 1;
         EXCEPTION WHEN check_violation THEN
-            -- rows for that month already sit in the default partition; leave them there
-            RAISE NOTICE 'event partition % skipped: default partition holds its rows',
+            -- that month's rows already sit in the default partition: they stay there
+            RAISE NOTICE 'partition % skipped: the default partition holds its rows',
                 partition_name;
         END;
     END LOOP;
     RETURN created;
 END $$;
 
-SELECT patron_ensure_event_partitions(3);
+SELECT patron_ensure_monthly_partitions('tracking_event', 3);
 """
 
 # storefront keys: the manager and marketing roles of an existing database get the new scope
@@ -164,4 +165,4 @@ def downgrade() -> None:
     op.drop_index("ix_tracking_event_key_created", table_name="tracking_event_key")
     op.drop_table("tracking_event_key")
     op.execute("DROP TABLE tracking_event")  # with its partitions
-    op.execute("DROP FUNCTION patron_ensure_event_partitions(integer)")
+    op.execute("DROP FUNCTION patron_ensure_monthly_partitions(text, integer)")

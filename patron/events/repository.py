@@ -99,7 +99,8 @@ async def customer_events(
 
 async def ensure_partitions(db: AsyncSession, months_ahead: int) -> int:
     created = await db.scalar(
-        text("SELECT patron_ensure_event_partitions(:months)"), {"months": months_ahead}
+        text("SELECT patron_ensure_monthly_partitions('tracking_event', :months)"),
+        {"months": months_ahead},
     )
     return int(created or 0)
 
