@@ -54,6 +54,7 @@ def api_routers() -> list[APIRouter]:
     from patron.orders.api import routers as order_apis
     from patron.timeline.api import router as timeline_api
     from patron.users.api import router as users_api
+    from patron.webhooks.api import router as webhooks_api
     from patron.worker.api import router as jobs_api
 
     return [
@@ -72,6 +73,7 @@ def api_routers() -> list[APIRouter]:
         *order_apis,
         events_api,
         imports_api,
+        webhooks_api,
     ]
 
 
@@ -89,6 +91,7 @@ def panel_routers() -> list[APIRouter]:
     from patron.orders.views import router as order_views
     from patron.users.views import router as users_views
     from patron.web.views import router as web_views
+    from patron.webhooks.views import router as webhooks_views
     from patron.worker.views import router as jobs_views
 
     return [
@@ -106,6 +109,7 @@ def panel_routers() -> list[APIRouter]:
         customers_views,
         fields_views,
         imports_views,
+        webhooks_views,
     ]
 
 

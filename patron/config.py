@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     low_stock_threshold: int = Field(default=5, ge=0)
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     import_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    # outbound webhooks: private/loopback targets are refused unless this is set (SSRF)
+    webhooks_allow_private: bool = False
+    webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhooks_disable_after_failures: int = Field(default=20, ge=1)
 
     log_level: str = "INFO"
     log_json: bool | None = None

@@ -69,6 +69,7 @@ class Records:
     order_id: str
     product_id: str
     customer_id: str
+    webhook_id: str
 
 
 # How to fill the path parameters of each panel page that has them.
@@ -82,6 +83,8 @@ PATH_VALUES: dict[str, Callable[[Records], dict[str, str]]] = {
     "/orders/{order_id}": lambda r: {"order_id": r.order_id},
     "/products/{product_id}": lambda r: {"product_id": r.product_id},
     "/customers/{customer_id}": lambda r: {"customer_id": r.customer_id},
+    "/admin/webhooks/{subscription_id}": lambda r: {"subscription_id": r.webhook_id},
+    "/admin/webhooks/{subscription_id}/delete": lambda r: {"subscription_id": r.webhook_id},
 }
 # GET routes that are not pages of their own.
 NOT_PAGES = {
@@ -413,6 +416,17 @@ def create_an_api_key(panel: Panel) -> None:
     panel.inspect(page, "account-api-key-created")
 
 
+def subscribe_a_webhook(panel: Panel) -> None:
+    page = panel.page("admin")
+    panel.watch.where = "/admin/webhooks/new (creating)"
+    page.goto("/admin/webhooks/new")
+    page.get_by_label("URL", exact=True).fill("https://crm-sync.example.test/patron")
+    page.get_by_label("customer.created", exact=False).check()
+    page.get_by_role("button", name="Create subscription").click()
+    expect(page.locator("[data-webhook-secret]")).to_have_value(re.compile(r"^whsec_"))
+    panel.inspect(page, "admin-webhook-created")
+
+
 def the_nav_is_reachable_by_keyboard(panel: Panel) -> None:
     page = panel.page("admin", "phone")
     panel.watch.where = "keyboard navigation (phone)"
@@ -465,6 +479,7 @@ def read_records(server: LiveServer) -> Records:
             customer_id=one(
                 "SELECT customer_id FROM customer_metrics ORDER BY orders_count DESC LIMIT 1"
             ),
+            webhook_id=one("SELECT id FROM webhook_subscription ORDER BY created_at LIMIT 1"),
         )
 
 
@@ -514,6 +529,7 @@ def test_every_panel_page_works_in_chromium_at_desktop_and_phone_width(
 
         invite_a_user(panel)
         create_an_api_key(panel)
+        subscribe_a_webhook(panel)
         the_nav_is_reachable_by_keyboard(panel)
 
         records = read_records(server)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.kit.context import current_request
 from patron.models import AuditEvent
+from patron.webhooks import outbox as webhooks_outbox
 
 REDACTED = "[redacted]"
 SENSITIVE_FIELDS = frozenset({"password", "password_hash", "totp_secret", "token", "key_hash"})
@@ -60,6 +61,7 @@ async def record(
     )
     db.add(event)
     await db.flush()
+    await webhooks_outbox.emit_for_audit(db, event)
     return event
 
 

@@ -46,6 +46,7 @@ from patron.models.staff import (
     Team,
 )
 from patron.models.timeline import Attachment, StaffNotification, TimelineEntry
+from patron.models.webhooks import OutboundAttempt, OutboundDelivery, WebhookSubscription
 
 __all__ = [
     "AnonymousVisitor",
@@ -74,6 +75,8 @@ __all__ = [
     "Order",
     "OrderLine",
     "OrderReturn",
+    "OutboundAttempt",
+    "OutboundDelivery",
     "Payment",
     "Product",
     "ProductExternalId",
@@ -93,5 +96,6 @@ __all__ = [
     "TimelineEntry",
     "TrackingEvent",
     "TrackingEventKey",
+    "WebhookSubscription",
     "product_category",
 ]

@@ -15,10 +15,10 @@ from patron.db.deps import DbSession
 from patron.errors import CRMError
 from patron.kit.pagination import PageParams
 from patron.models import WebhookSubscription
+from patron.web.templating import redirect, render
 from patron.webhooks import repository, service
 from patron.webhooks.auth import WebhooksRead, WebhooksWrite
 from patron.webhooks.catalogue import EVENT_TYPES
-from patron.web.templating import redirect, render
 
 router = APIRouter(prefix="/admin/webhooks")
 SettingsDep = Annotated[Settings, Depends(get_settings)]

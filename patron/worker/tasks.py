@@ -6,6 +6,7 @@ from patron.imports import tasks as import_tasks
 from patron.mail import tasks as mail_tasks
 from patron.ops import tasks as ops_tasks
 from patron.orders import tasks as order_tasks
+from patron.webhooks import tasks as webhook_tasks
 
 __all__ = [
     "customer_tasks",
@@ -14,4 +15,5 @@ __all__ = [
     "mail_tasks",
     "ops_tasks",
     "order_tasks",
+    "webhook_tasks",
 ]
