@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.audit.service import Actor
 from patron.auth.principal import Principal
 from patron.config import Settings
+from patron.customers import repository as customers
 from patron.errors import CRMError, InvalidInput
 from patron.events import repository
 from patron.events.identity import CustomerRef, find_or_create
@@ -173,7 +174,9 @@ async def _customer_for(
             "missing_identity",
         )
     visitor = await repository.visitor(db, event.anonymous_id)
-    return visitor.customer_id if visitor is not None else None
+    if visitor is None:
+        return None
+    return await customers.resolve_id(db, visitor.customer_id)  # the survivor of a merge
 
 
 async def track(
