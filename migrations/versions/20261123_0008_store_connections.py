@@ -36,7 +36,6 @@ def upgrade() -> None:
         sa.Column("webhook_secret", sa.LargeBinary(), nullable=False),
         sa.Column("webhook_secret_tail", sa.String(length=4), server_default="", nullable=False),
         sa.Column("previous_webhook_secret", sa.LargeBinary(), nullable=True),
-        sa.Column("last_delivery_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("uninstalled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("id", sa.UUID(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False),

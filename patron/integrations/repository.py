@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,12 +49,21 @@ async def claim_delivery(
     return claimed is not None
 
 
-async def touch_connection(db: AsyncSession, connection_id: uuid.UUID, moment: datetime) -> None:
-    await db.execute(
-        update(StoreConnection)
-        .where(StoreConnection.id == connection_id)
-        .values(last_delivery_at=func.greatest(StoreConnection.last_delivery_at, moment))
-    )
+async def last_deliveries(
+    db: AsyncSession, connection_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """When each connection last received a delivery (one index probe per connection, rather
+    than a row every delivery would update and lock)."""
+    found: dict[uuid.UUID, datetime] = {}
+    for connection_id in connection_ids:
+        moment = await db.scalar(
+            select(func.max(WebhookReceipt.received_at)).where(
+                WebhookReceipt.connection_id == connection_id
+            )
+        )
+        if moment is not None:
+            found[connection_id] = moment
+    return found
 
 
 async def receipt(

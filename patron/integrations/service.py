@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.audit import service as audit
 from patron.audit.service import Actor
+from patron.config import Settings
 from patron.errors import Conflict, InvalidInput, NotFound
 from patron.integrations import repository
 from patron.kit.crypto import SecretBox
@@ -287,7 +288,6 @@ async def accept_delivery(
         return None
     db.add(receipt)
     await db.flush()
-    await repository.touch_connection(db, connection.id, receipt.received_at)
     await enqueue_processing(db, receipt.id)
     return receipt
 
@@ -328,3 +328,8 @@ async def requeue_stuck(db: AsyncSession, *, now: datetime | None = None) -> int
     for receipt_id, _ in rows:
         await enqueue_processing(db, receipt_id)
     return len(rows)
+
+
+def webhook_url(settings: Settings, connection: StoreConnection) -> str:
+    """Where the store sends its webhooks (set up in the store's admin)."""
+    return f"{settings.base_url}/webhooks/{connection.provider}/{connection.id}"

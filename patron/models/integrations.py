@@ -59,7 +59,6 @@ class StoreConnection(IdMixin, TimestampMixin, Base):
     webhook_secret_tail: Mapped[str] = mapped_column(String(4), server_default="")
     # the secret being rotated out: deliveries signed with it are still accepted
     previous_webhook_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
-    last_delivery_at: Mapped[datetime | None]
     uninstalled_at: Mapped[datetime | None]
 
 
