@@ -34,7 +34,7 @@ from patron.models import (
     WebhookSubscription,
 )
 from patron.users import service as users
-from patron.webhooks.tasks import deliver_webhook
+from patron.webhooks.tasks import deliver_webhook, purge_delivery_log
 from patron.worker.app import run_worker, set_runtime
 from tests.conftest import PASSWORD, IsolatedDatabase, bearer, make_settings, principal_for
 
@@ -424,3 +424,23 @@ async def test_without_the_allowance_a_loopback_receiver_is_never_called(
         assert attempt.status_code is None
         assert "private or reserved address" in attempt.error
         assert delivery.status == "pending"  # retried later, in case the DNS answer changes
+
+
+async def test_finished_deliveries_are_forgotten_after_the_keep_period(
+    shop: Shop, receiver: Receiver
+) -> None:
+    subscription_id, _ = await shop.subscribe(receiver.url, "customer.created")
+    receiver.statuses = [200, 500]
+    for _ in range(2):
+        await shop.http.post(f"/api/v1/webhooks/{subscription_id}/test", headers=bearer(shop.key))
+    await shop.work()
+    delivered, pending = sorted(await shop.deliveries(), key=lambda d: d.status)
+    assert (delivered.status, pending.status) == ("delivered", "pending")
+    async with shop.target.database.transaction() as db:
+        await db.execute(
+            text("UPDATE outbound_delivery SET updated_at = now() - interval '31 days'")
+        )
+    assert await purge_delivery_log(timestamp=0) == 1
+    [left] = await shop.deliveries()
+    assert left.id == pending.id  # still being retried
+    assert await shop.attempts(delivered.id) == []
