@@ -174,6 +174,28 @@ async def test_it_refuses_an_address_in_an_unknown_country(
     assert order["billing_address"]["phone"] == "+49301234567"
 
 
+async def test_a_sale_takes_stock_unless_the_store_keeps_the_count(
+    client: httpx2.AsyncClient,
+    make_user: MakeUser,
+    make_key: MakeKey,
+    db: AsyncSession,
+    settings: Settings,
+) -> None:
+    headers = await _admin(make_user, make_key)
+    customer, shop = await make_customer(db), await make_catalog(db, settings)
+    shopify, till = Channel(name="Shopify", kind="shopify"), Channel(name="Till", kind="pos")
+    db.add_all([shopify, till])
+    await db.flush()
+    await place(client, headers, order_body(customer, shop, channel_id=str(shopify.id)))
+    assert (await stock(db, shop.shirt), await stock(db, shop.mug)) == (10, 3)
+    await place(client, headers, order_body(customer, shop, channel_id=str(till.id)))
+    assert (await stock(db, shop.shirt), await stock(db, shop.mug)) == (8, 2)
+    many = order_body(customer, shop)
+    many["lines"] = [{"variant_id": str(shop.mug.id), "quantity": 5}]
+    await place(client, headers, many)
+    assert await stock(db, shop.mug) == -3, "an oversold item is recorded, not refused"
+
+
 async def test_it_refuses_a_duplicate_order_number_in_the_same_channel(
     client: httpx2.AsyncClient,
     make_user: MakeUser,
@@ -353,6 +375,7 @@ async def test_an_order_is_changed_and_cancelled(
     customer, shop = await make_customer(db), await make_catalog(db, settings)
     order = await place(client, headers, order_body(customer, shop))
     kept = await place(client, headers, order_body(customer, shop))
+    assert await stock(db, shop.shirt) == 6, "each order takes its two shirts off the shelf"
     changed = await client.patch(
         f"/api/v1/orders/{order['id']}",
         headers=headers,
@@ -375,7 +398,7 @@ async def test_an_order_is_changed_and_cancelled(
     )
     assert cancelled.status_code == 200
     assert cancelled.json()["cancelled_at"] is not None
-    assert await stock(db, shop.shirt) == 12
+    assert await stock(db, shop.shirt) == 8
     again = await client.post(f"/api/v1/orders/{order['id']}/cancel", headers=headers, json={})
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "order_already_cancelled"

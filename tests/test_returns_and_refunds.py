@@ -196,7 +196,7 @@ async def test_a_refund_with_restock_puts_units_back_and_moves_the_figures(
     )
     assert refunded.status_code == 201, refunded.text
     assert refunded.json()["restock"] is True
-    assert await stock(db, shop.shirt) == 11
+    assert await stock(db, shop.shirt) == 9  # 10 − 2 sold + 1 back
     figures = await metrics_of(db, customer)
     assert figures.total_spent == Decimal("57.50")
     assert figures.refunded_total == Decimal("40.00")
@@ -330,7 +330,7 @@ async def test_a_return_is_approved_received_and_refunded_with_restock(
     assert refunded.status_code == 200, refunded.text
     assert refunded.json()["refund_amount"] == "12.50"
     assert refunded.json()["resolved_at"] is not None
-    assert await stock(db, shop.mug) == 4
+    assert await stock(db, shop.mug) == 3  # 3 − 1 sold + 1 back
 
     detail = await _order(client, headers, order)
     assert detail["refunded_total"] == "12.50"
@@ -372,7 +372,7 @@ async def test_a_return_refund_cannot_exceed_what_was_paid(
     capped = await _move(client, headers, order, rma, "refunded")
     assert capped.status_code == 200
     assert capped.json()["refund_amount"] == "10.00"
-    assert await stock(db, shop.shirt) == 10
+    assert await stock(db, shop.shirt) == 8  # sold, and not put back
     assert (await metrics_of(db, customer)).total_spent == Decimal("87.50")
 
 

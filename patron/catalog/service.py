@@ -537,13 +537,24 @@ async def delete_variant(db: AsyncSession, variant: ProductVariant, *, actor: Ac
     )
 
 
-async def restock(db: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> None:
-    """Put units back on the shelf (a refund or return with restock), atomically per variant."""
-    for variant_id, quantity in sorted(quantities.items()):
-        if quantity > 0:
+async def _move_stock(db: AsyncSession, deltas: Mapping[uuid.UUID, int]) -> None:
+    # one statement per variant, in id order, so two orders never wait on each other's rows
+    for variant_id, delta in sorted(deltas.items()):
+        if delta:
             await db.execute(
                 update(ProductVariant)
                 .where(ProductVariant.id == variant_id)
-                .values(inventory_quantity=ProductVariant.inventory_quantity + quantity)
+                .values(inventory_quantity=ProductVariant.inventory_quantity + delta)
             )
     await db.flush()
+
+
+async def restock(db: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> None:
+    """Put units back on the shelf (a refund or return with restock), atomically per variant."""
+    await _move_stock(db, {key: qty for key, qty in quantities.items() if qty > 0})
+
+
+async def take_stock(db: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> None:
+    """Take sold units off the shelf. Stock may go below zero: an oversold item is a fact
+    to show on the low-stock list, not a reason to refuse the customer's order."""
+    await _move_stock(db, {key: -qty for key, qty in quantities.items() if qty > 0})

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.audit import service as audit
 from patron.audit.service import Actor
 from patron.catalog import repository as catalog_repository
-from patron.catalog.service import restock
+from patron.catalog.service import restock, take_stock
 from patron.config import Settings
 from patron.customers import metrics
 from patron.errors import Conflict
@@ -50,6 +50,8 @@ ADDRESS_FIELDS = (
     "phone",
 )
 EDITABLE = ("note", "tags", "billing_address", "shipping_address", "custom_fields")
+# These stores keep the stock count and send it to Patron; Patron counts the rest itself.
+STORE_MANAGED_STOCK = ("shopify", "woocommerce")
 
 
 @dataclass
@@ -340,6 +342,12 @@ async def place_order(
         line.order_id = order.id
     db.add_all(order_lines)
     await db.flush()
+    if channel is None or channel.kind not in STORE_MANAGED_STOCK:
+        sold: dict[uuid.UUID, int] = {}
+        for line in order_lines:
+            if line.variant_id is not None:
+                sold[line.variant_id] = sold.get(line.variant_id, 0) + line.quantity
+        await take_stock(db, sold)
     await add_entry(
         db,
         customer_id=customer.id,
