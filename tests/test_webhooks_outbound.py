@@ -132,3 +132,36 @@ async def test_urls_that_cannot_be_called_are_refused_with_a_code(url: str, code
     with pytest.raises(outbound.OutboundRefused) as refused:
         await outbound.pin(url, allow_private=False)
     assert refused.value.code == code
+
+
+async def test_only_the_start_of_a_huge_answer_is_read() -> None:
+    class Endless(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(200)
+            self.end_headers()
+            try:
+                for _ in range(10_000):  # 10 MB, without a Content-Length
+                    self.wfile.write(b"x" * 1024)
+            except OSError:
+                pass  # the client stopped reading, as it should
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        reply = await outbound.post(
+            f"http://127.0.0.1:{server.server_address[1]}/",
+            content=b"{}",
+            headers={},
+            timeout_seconds=5,
+            allow_private=True,
+            max_body=4096,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert reply.status_code == 200
+    assert reply.body == b"x" * 4096

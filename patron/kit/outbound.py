@@ -107,6 +107,13 @@ async def pin(url: str, *, allow_private: bool) -> Target:
     return Target(urlunsplit(parts._replace(netloc=netloc)), host, address)
 
 
+@dataclass(frozen=True)
+class Reply:
+    status_code: int
+    headers: httpx2.Headers
+    body: bytes  # at most ``max_body`` bytes of it
+
+
 async def post(
     url: str,
     *,
@@ -114,14 +121,18 @@ async def post(
     headers: dict[str, str],
     timeout_seconds: float,
     allow_private: bool,
-) -> httpx2.Response:
-    """POST to a checked address; the response body is read (callers keep an excerpt)."""
+    max_body: int = 64 * 1024,
+) -> Reply:
+    """POST to a checked address, within ``timeout_seconds`` in all, keeping the start of the
+    answer (a receiver cannot hold the worker with a slow or endless body)."""
     target = await pin(url, allow_private=allow_private)
-    parts = urlsplit(url)
-    host_header = parts.netloc.rsplit("@", 1)[-1]
-    async with httpx2.AsyncClient(
-        timeout=timeout_seconds, follow_redirects=False, trust_env=False
-    ) as client:
+    host_header = urlsplit(url).netloc.rsplit("@", 1)[-1]
+    async with (
+        asyncio.timeout(timeout_seconds),
+        httpx2.AsyncClient(
+            timeout=timeout_seconds, follow_redirects=False, trust_env=False
+        ) as client,
+    ):
         request = client.build_request(
             "POST",
             target.url,
@@ -129,4 +140,13 @@ async def post(
             headers={**headers, "Host": host_header},
             extensions={"sni_hostname": target.host},
         )
-        return await client.send(request)
+        response = await client.send(request, stream=True)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body.extend(chunk)
+                if len(body) >= max_body:
+                    break
+        finally:
+            await response.aclose()
+        return Reply(response.status_code, response.headers, bytes(body[:max_body]))

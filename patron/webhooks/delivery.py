@@ -70,11 +70,13 @@ async def send(
             allow_private=settings.webhooks_allow_private,
         )
         status_code = response.status_code
-        excerpt = response.text[:EXCERPT_CHARS]
+        excerpt = response.body[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS]
         if not 200 <= status_code < 300:
             error = f"The receiver answered {status_code}."
     except outbound.OutboundRefused as refused:
         error = refused.message
+    except TimeoutError:
+        error = f"TimeoutError: no complete answer within {settings.webhooks_timeout_seconds} s"
     except (httpx2.HTTPError, ValueError) as failure:
         error = f"{type(failure).__name__}: {failure}"[:EXCERPT_CHARS]
     latency = int((time.perf_counter() - started) * 1000)
