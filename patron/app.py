@@ -51,6 +51,7 @@ def api_routers() -> list[APIRouter]:
     from patron.events.api import router as events_api
     from patron.events.orders_api import router as order_upsert_api
     from patron.imports.api import router as imports_api
+    from patron.integrations.api import router as integrations_api
     from patron.orders.api import routers as order_apis
     from patron.timeline.api import router as timeline_api
     from patron.users.api import router as users_api
@@ -73,6 +74,7 @@ def api_routers() -> list[APIRouter]:
         *order_apis,
         events_api,
         imports_api,
+        integrations_api,
         webhooks_api,
     ]
 
@@ -86,6 +88,7 @@ def panel_routers() -> list[APIRouter]:
     from patron.customers.merge_views import router as merge_views
     from patron.customers.views import router as customers_views
     from patron.imports.views import router as imports_views
+    from patron.integrations.views import router as integrations_views
     from patron.mail.views import router as mail_views
     from patron.orders.tracking import router as tracking_views
     from patron.orders.views import router as order_views
@@ -109,14 +112,17 @@ def panel_routers() -> list[APIRouter]:
         customers_views,
         fields_views,
         imports_views,
+        integrations_views,
         webhooks_views,
     ]
 
 
 def ops_routers() -> list[APIRouter]:
+    from patron.integrations.webhooks import router as inbound_webhooks
     from patron.ops.views import router as ops_router
 
-    return [ops_router]
+    # inbound webhooks: no session or CSRF (a signature instead), outside /api/v1
+    return [ops_router, inbound_webhooks]
 
 
 def upload_limits(settings: Settings) -> list[tuple[str, int]]:

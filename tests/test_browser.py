@@ -70,6 +70,7 @@ class Records:
     product_id: str
     customer_id: str
     webhook_id: str
+    connection_id: str
 
 
 # How to fill the path parameters of each panel page that has them.
@@ -83,6 +84,7 @@ PATH_VALUES: dict[str, Callable[[Records], dict[str, str]]] = {
     "/orders/{order_id}": lambda r: {"order_id": r.order_id},
     "/products/{product_id}": lambda r: {"product_id": r.product_id},
     "/customers/{customer_id}": lambda r: {"customer_id": r.customer_id},
+    "/integrations/{connection_id}": lambda r: {"connection_id": r.connection_id},
     "/admin/webhooks/{subscription_id}": lambda r: {"subscription_id": r.webhook_id},
     "/admin/webhooks/{subscription_id}/delete": lambda r: {"subscription_id": r.webhook_id},
 }
@@ -480,6 +482,15 @@ def read_records(server: LiveServer) -> Records:
                 "SELECT customer_id FROM customer_metrics ORDER BY orders_count DESC LIMIT 1"
             ),
             webhook_id=one("SELECT id FROM webhook_subscription ORDER BY created_at LIMIT 1"),
+            # a store connection for its status page (the demo shop has none)
+            connection_id=one(
+                "INSERT INTO store_connection"
+                " (id, provider, name, shop_domain, channel_id, webhook_secret)"
+                " SELECT gen_random_uuid(), 'shopify', 'Browser shop',"
+                " 'browser-shop.myshopify.com', id, '\\x00'::bytea FROM channel LIMIT 1"
+                " ON CONFLICT (provider, shop_domain) DO UPDATE SET name = excluded.name"
+                " RETURNING id"
+            ),
         )
 
 

@@ -24,6 +24,12 @@ from patron.models.customers import (
 )
 from patron.models.events import AnonymousVisitor, TrackingEvent, TrackingEventKey
 from patron.models.imports import ImportJob, ImportMapping
+from patron.models.integrations import (
+    StoreConnection,
+    StoreRecordVersion,
+    WebhookDelivery,
+    WebhookReceipt,
+)
 from patron.models.ops import IdempotencyKey, JobFailure, MailMessage, RateLimitCounter
 from patron.models.orders import (
     Cart,
@@ -92,10 +98,14 @@ __all__ = [
     "StaffNotification",
     "StaffSession",
     "StaffUser",
+    "StoreConnection",
+    "StoreRecordVersion",
     "Team",
     "TimelineEntry",
     "TrackingEvent",
     "TrackingEventKey",
+    "WebhookDelivery",
+    "WebhookReceipt",
     "WebhookSubscription",
     "product_category",
 ]

@@ -46,6 +46,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Carts", "/carts", "orders:read"),
     NavItem("Products", "/products", "catalog:read"),
     NavItem("Imports", "/imports", "customers:write"),
+    NavItem("Integrations", "/integrations", "integrations:read", "admin"),
     NavItem("Users", "/admin/users", "settings:admin", "admin"),
     NavItem("Roles", "/admin/roles", "settings:admin", "admin"),
     NavItem("Custom fields", "/admin/custom-fields", "settings:admin", "admin"),

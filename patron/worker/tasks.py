@@ -3,6 +3,7 @@
 from patron.customers import tasks as customer_tasks
 from patron.events import tasks as event_tasks
 from patron.imports import tasks as import_tasks
+from patron.integrations import tasks as integration_tasks
 from patron.mail import tasks as mail_tasks
 from patron.ops import tasks as ops_tasks
 from patron.orders import tasks as order_tasks
@@ -12,6 +13,7 @@ __all__ = [
     "customer_tasks",
     "event_tasks",
     "import_tasks",
+    "integration_tasks",
     "mail_tasks",
     "ops_tasks",
     "order_tasks",
