@@ -199,6 +199,8 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, uploads=upload_limits(settings)
     )
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.https)
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts=settings.https, image_hosts=settings.image_hosts
+    )
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,10 @@ DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 (refused 
 
 class ConfigurationError(RuntimeError):
     """Settings that must not be used together or in this mode."""
+
+
+# a host name, or *.domain for its subdomains (a Content Security Policy source)
+HOST_NAME = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
 
 
 class Settings(BaseSettings):
@@ -58,6 +63,8 @@ class Settings(BaseSettings):
     mail_from: str = "Patron <patron@localhost>"
 
     currency: str = Field(default="USD", pattern="^[A-Z]{3}$")
+    # hosts the panel may load product pictures from (https only), e.g. ["cdn.shopify.com"]
+    image_hosts: list[str] = Field(default_factory=list)
     vip_spent_threshold: int = Field(default=1000, ge=0)
     at_risk_after_days: int = Field(default=180, ge=1)
     churned_after_days: int = Field(default=365, ge=1)
@@ -73,6 +80,15 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool | None = None
+
+    @field_validator("image_hosts")
+    @classmethod
+    def _image_hosts(cls, hosts: list[str]) -> list[str]:
+        cleaned = [host.strip().lower() for host in hosts if host.strip()]
+        for host in cleaned:
+            if not HOST_NAME.fullmatch(host):
+                raise ValueError(f"{host!r} is not a host name like cdn.example.com")
+        return cleaned
 
     @field_validator("public_url")
     @classmethod

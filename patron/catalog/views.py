@@ -21,14 +21,16 @@ from patron.db.deps import DbSession
 from patron.errors import CRMError, InvalidInput
 from patron.kit.contact import parse_amount
 from patron.kit.pagination import PageParams
+from patron.kit.urls import image_source
 from patron.models import Product, ProductVariant
 from patron.models.catalog import PRODUCT_STATUSES
 from patron.orders import repository as orders_repository
 from patron.orders.api.common import SettingsDep
 from patron.orders.views.common import PAGE_SIZE, list_url
-from patron.web.templating import redirect, render
+from patron.web.templating import redirect, render, templates
 
 router = APIRouter()
+templates.env.filters.setdefault("image_source", image_source)
 Cursor = Annotated[str, Query(max_length=500)]
 CATEGORY_CHOICES = 500
 MAX_STOCK = 1_000_000_000

@@ -28,3 +28,19 @@ def check_http_url(value: str, *, field: str = "url", max_length: int = MAX_URL)
             message, code="invalid_url", details=[{"field": field, "message": message}]
         )
     return url
+
+
+def image_source(url: str, hosts: list[str]) -> str:
+    """The URL if the panel may load it as a picture: https, on a host the Content Security
+    Policy names (``PATRON_IMAGE_HOSTS``; ``*.example.com`` covers its subdomains)."""
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return ""
+    if parts.scheme.lower() != "https" or not host:
+        return ""
+    for allowed in hosts:
+        if host == allowed or (allowed.startswith("*.") and host.endswith(allowed[1:])):
+            return url.strip()
+    return ""

@@ -85,13 +85,14 @@ class RequestContextMiddleware:
             )
 
 
-def content_security_policy() -> str:
+def content_security_policy(image_hosts: list[str] | None = None) -> str:
+    images = " ".join(["'self'", "data:", *(f"https://{host}" for host in image_hosts or [])])
     return "; ".join(
         [
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self'",
-            "img-src 'self' data:",
+            f"img-src {images}",
             "font-src 'self'",
             "connect-src 'self'",
             "object-src 'none'",
@@ -103,9 +104,9 @@ def content_security_policy() -> str:
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool, image_hosts: list[str] | None = None) -> None:
         self.app = app
-        csp = content_security_policy()
+        csp = content_security_policy(image_hosts)
         self.headers = [
             (b"content-security-policy", csp.encode()),
             (b"x-content-type-options", b"nosniff"),
