@@ -1,10 +1,10 @@
-"""The import's jobs: the dry run and the import itself (resumable)."""
+"""The import's jobs: the dry run, the import itself (resumable), and forgetting old files."""
 
 from __future__ import annotations
 
 import uuid
 
-from patron.imports import runner
+from patron.imports import retention, runner
 from patron.worker.app import job_app, runtime
 
 
@@ -20,3 +20,12 @@ async def run_import(import_id: str) -> None:
     """Import the file in batches; resumes after the last committed batch."""
     current = runtime()
     await runner.run_import(current.database.transaction, current.settings, uuid.UUID(import_id))
+
+
+@job_app.periodic(cron="29 4 * * *")
+@job_app.task(name="imports.forget_old_files", queue="maintenance", queueing_lock="imports_forget")
+async def forget_old_files(timestamp: int) -> int:
+    """Nightly: delete import files and error reports past ``PATRON_IMPORT_KEEP_DAYS``."""
+    current = runtime()
+    async with current.database.transaction() as session:
+        return await retention.forget_old_files(session, current.settings)
