@@ -27,6 +27,7 @@ from patron.config import Settings
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerCreate
 from patron.models import (
+    MailMessage,
     OutboundAttempt,
     OutboundDelivery,
     StaffNotification,
@@ -371,6 +372,11 @@ async def test_a_subscription_that_keeps_failing_is_disabled_and_its_owner_told(
         )
         assert note.kind == "webhook_disabled"
         assert note.link == f"/admin/webhooks/{subscription_id}"
+        [mail] = await db.scalars(select(MailMessage).where(MailMessage.kind == "webhook_disabled"))
+        assert mail.to_address == "ops@shop.test"
+        assert receiver.url in mail.subject
+        assert f"http://testserver/admin/webhooks/{subscription_id}" in mail.body_text
+        assert "503" in mail.body_text
 
     # the retries still scheduled find the subscription disabled and send nothing
     await shop.let_time_pass()

@@ -21,7 +21,14 @@ from patron.config import Settings
 from patron.kit import outbound
 from patron.kit.crypto import SecretBox
 from patron.kit.time import utcnow
-from patron.models import OutboundAttempt, OutboundDelivery, StaffNotification, WebhookSubscription
+from patron.mail.service import queue_email
+from patron.models import (
+    OutboundAttempt,
+    OutboundDelivery,
+    StaffNotification,
+    StaffUser,
+    WebhookSubscription,
+)
 from patron.webhooks import repository, service, signing
 from patron.worker.enqueue import enqueue
 
@@ -83,19 +90,35 @@ async def send(
     return Outcome(not error, status_code, latency, excerpt, error)
 
 
-async def _notify_owner(db: AsyncSession, subscription: WebhookSubscription) -> None:
-    if subscription.owner_id is None:
+async def _notify_owner(
+    db: AsyncSession, settings: Settings, subscription: WebhookSubscription
+) -> None:
+    """A staff notification and an email to whoever created the subscription."""
+    owner = await db.get(StaffUser, subscription.owner_id) if subscription.owner_id else None
+    if owner is None or not owner.is_active:
         return
+    link = f"/admin/webhooks/{subscription.id}"
     db.add(
         StaffNotification(
-            user_id=subscription.owner_id,
+            user_id=owner.id,
             kind="webhook_disabled",
             message=f"Webhook to {subscription.url[:300]} was disabled: "
             f"{subscription.disabled_reason}"[:500],
-            link=f"/admin/webhooks/{subscription.id}",
+            link=link,
         )
     )
-    await db.flush()
+    await queue_email(
+        db,
+        to=owner.email,
+        template="webhook_disabled",
+        context={
+            "name": owner.name or owner.email,
+            "url": subscription.url,
+            "reason": subscription.disabled_reason,
+            "link": settings.base_url + link,
+        },
+        user_id=owner.id,
+    )
 
 
 async def _after_failure(
@@ -133,7 +156,7 @@ async def _after_failure(
             f"{counted.failing_since:%Y-%m-%d %H:%M} UTC; last error: {delivery.last_error}"
         )
         await service.disable(db, counted, actor=SYSTEM, reason=reason)
-        await _notify_owner(db, counted)
+        await _notify_owner(db, settings, counted)
         if delivery.status == "pending":
             delivery.status = "cancelled"
             delivery.next_attempt_at = None
