@@ -281,6 +281,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/admin/webhooks/new"): "integrations:write",
     ("POST", "/admin/webhooks/new"): "integrations:write",
     ("GET", "/admin/webhooks/{subscription_id}"): "integrations:read",
+    ("POST", "/admin/webhooks/{subscription_id}/edit"): "integrations:write",
     ("POST", "/admin/webhooks/{subscription_id}/test"): "integrations:write",
     ("POST", "/admin/webhooks/{subscription_id}/deliveries/{delivery_id}/redeliver"): (
         "integrations:write"

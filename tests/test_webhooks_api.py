@@ -363,3 +363,41 @@ async def test_a_reader_sees_the_log_without_the_buttons(
     assert page.status_code == 200
     assert "Send a test event" not in page.text
     assert (await client.get("/admin/webhooks/new")).status_code == 403
+
+
+async def test_a_subscription_is_edited_in_the_panel_and_a_refused_edit_changes_nothing(
+    client: httpx2.AsyncClient, make_user: MakeUser, admin: Headers, db: AsyncSession
+) -> None:
+    created = await subscribe(client, admin, "customer.created")
+    base = f"/admin/webhooks/{created['id']}"
+    await sign_in(client, await make_user("admin"))
+    token = await form_token(client, base)
+
+    refused = await client.post(
+        f"{base}/edit",
+        data={"csrf_token": token, "url": "https://new.example.com/hook", "event_types": []},
+    )
+    assert refused.status_code == 422
+    assert 'data-error-code="no_event_types"' in refused.text
+    assert 'value="https://new.example.com/hook"' in refused.text  # what was typed is kept
+    stored = await db.get(WebhookSubscription, uuid.UUID(created["id"]))
+    assert stored is not None
+    await db.refresh(stored)
+    assert (stored.url, stored.event_types) == (RECEIVER, ["customer.created"])
+
+    saved = await client.post(
+        f"{base}/edit",
+        data={
+            "csrf_token": token,
+            "url": "https://new.example.com/hook",
+            "name": "New home",
+            "event_types": ["order.created", "order.updated"],
+        },
+    )
+    assert saved.status_code == 303
+    await db.refresh(stored)
+    assert (stored.url, stored.name, stored.event_types) == (
+        "https://new.example.com/hook",
+        "New home",
+        ["order.created", "order.updated"],
+    )

@@ -149,12 +149,13 @@ async def update_subscription(
     changes: Mapping[str, Any],
 ) -> WebhookSubscription:
     before = {"url": subscription.url, "event_types": list(subscription.event_types)}
-    if "url" in changes and changes["url"] is not None:
-        subscription.url = check_target(settings, changes["url"])
-    if "event_types" in changes and changes["event_types"] is not None:
-        subscription.event_types = check_event_types(changes["event_types"])
-    if "name" in changes and changes["name"] is not None:
-        subscription.name = str(changes["name"]).strip()[:200]
+    url, types, name = (changes.get(key) for key in ("url", "event_types", "name"))
+    # every value is checked before any is set, so a refused change leaves the row as it was
+    url = check_target(settings, url) if url is not None else subscription.url
+    types = check_event_types(types) if types is not None else subscription.event_types
+    subscription.url, subscription.event_types = url, types
+    if name is not None:
+        subscription.name = str(name).strip()[:200]
     await db.flush()
     forget_subscriptions(db)
     after = {"url": subscription.url, "event_types": list(subscription.event_types)}

@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.auth.dependencies import get_settings
+from patron.auth.principal import Principal
 from patron.config import Settings
 from patron.db.deps import DbSession
 from patron.errors import CRMError
@@ -116,15 +118,17 @@ async def create_subscription(
     return _secret_page(request, created.subscription, created.secret)
 
 
-@router.get("/{subscription_id}")
-async def subscription_detail(
+async def _detail_page(
     request: Request,
-    subscription_id: uuid.UUID,
-    principal: WebhooksRead,
-    db: DbSession,
-    cursor: Cursor = "",
+    db: AsyncSession,
+    principal: Principal,
+    subscription: WebhookSubscription,
+    *,
+    cursor: str = "",
+    status_code: int = 200,
+    error: CRMError | None = None,
+    typed: dict[str, Any] | None = None,
 ) -> Response:
-    subscription = await service.get_subscription(db, subscription_id)
     base = f"/admin/webhooks/{subscription.id}"
     try:
         deliveries, next_cursor = await repository.list_deliveries(
@@ -144,7 +148,54 @@ async def subscription_detail(
             "can_write": principal.has("integrations:write"),
             "next_url": _page_url(base, next_cursor),
             "first_url": base if cursor else None,
+            "error": error.message if error else "",
+            "error_code": error.code if error else "",
+            "typed": typed
+            or {
+                "url": subscription.url,
+                "name": subscription.name,
+                "event_types": subscription.event_types,
+            },
         },
+        status_code=status_code,
+    )
+
+
+@router.get("/{subscription_id}")
+async def subscription_detail(
+    request: Request,
+    subscription_id: uuid.UUID,
+    principal: WebhooksRead,
+    db: DbSession,
+    cursor: Cursor = "",
+) -> Response:
+    subscription = await service.get_subscription(db, subscription_id)
+    return await _detail_page(request, db, principal, subscription, cursor=cursor)
+
+
+@router.post("/{subscription_id}/edit")
+async def edit_subscription(
+    request: Request,
+    subscription_id: uuid.UUID,
+    principal: WebhooksWrite,
+    db: DbSession,
+    settings: SettingsDep,
+    url: Annotated[str, Form(max_length=2000)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    event_types: Annotated[list[str] | None, Form(max_length=50)] = None,
+) -> Response:
+    subscription = await service.get_subscription(db, subscription_id)
+    typed = {"url": url, "name": name, "event_types": event_types or []}
+    try:
+        await service.update_subscription(
+            db, settings, subscription, actor=principal.actor, changes=typed
+        )
+    except CRMError as error:
+        return await _detail_page(
+            request, db, principal, subscription, status_code=error.status, error=error, typed=typed
+        )
+    return redirect(
+        request, f"/admin/webhooks/{subscription.id}", flash="The subscription is saved."
     )
 
 
