@@ -23,12 +23,13 @@ from patron.errors import CRMError
 from patron.integrations import repository
 from patron.integrations.context import Context, Outcome
 from patron.integrations.shopify import handlers as shopify
+from patron.integrations.woocommerce import handlers as woocommerce
 from patron.kit.time import utcnow
 from patron.models import Channel, StoreConnection, WebhookReceipt
 
 log = structlog.get_logger(__name__)
 Handle = Callable[[Context, str, dict[str, Any]], Awaitable[Outcome]]
-PROVIDERS: dict[str, Handle] = {"shopify": shopify.handle}
+PROVIDERS: dict[str, Handle] = {"shopify": shopify.handle, "woocommerce": woocommerce.handle}
 MAX_ERROR = 2000
 
 

@@ -62,7 +62,7 @@ def normalise_domain(provider: str, value: str) -> str:
                 "invalid_shop_domain",
             )
         return domain
-    return check_http_url(value, field="shop_domain", max_length=255).rstrip("/")
+    return check_http_url(value, field="shop_domain", max_length=255).rstrip("/").lower()
 
 
 def _secret(value: str, *, field: str) -> str:

@@ -9,6 +9,7 @@ then acknowledged at once; processing happens in the worker.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -58,6 +59,26 @@ SHOPIFY = Provider(
     ),
     privacy_topics=SHOPIFY_PRIVACY,
 )
+WOOCOMMERCE = Provider(
+    name="woocommerce",
+    signature_header="x-wc-webhook-signature",
+    topic_header="x-wc-webhook-topic",
+    delivery_header="x-wc-webhook-delivery-id",
+    event_header="x-wc-webhook-id",
+    domain_header="x-wc-webhook-source",
+    kept_headers=(
+        "x-wc-webhook-topic",
+        "x-wc-webhook-resource",
+        "x-wc-webhook-event",
+        "x-wc-webhook-source",
+        "x-wc-webhook-id",
+        "x-wc-webhook-delivery-id",
+        "content-type",
+    ),
+    privacy_topics=frozenset(),
+)
+# WooCommerce checks a new webhook's URL with an unsigned form post of its id only
+WOOCOMMERCE_PING = re.compile(rb"^webhook_id=\d{1,20}$")
 
 
 def _refuse(status: int, code: str, message: str) -> JSONResponse:
@@ -95,8 +116,8 @@ async def receive(
             signed=bool(headers.get(provider.signature_header)),
         )
         return _refuse(401, "invalid_signature", "The delivery's signature is missing or wrong.")
-    domain = headers.get(provider.domain_header, "").strip().lower()
-    if domain and domain != connection.shop_domain:
+    domain = headers.get(provider.domain_header, "").strip().lower().rstrip("/")
+    if domain and domain != connection.shop_domain.lower():
         log.warning(
             "webhook_shop_mismatch",
             provider=provider.name,
@@ -130,3 +151,14 @@ async def receive(
 @router.post("/webhooks/shopify/{connection_id}")
 async def shopify_webhook(connection_id: str, request: Request, db: DbSession) -> JSONResponse:
     return await receive(request, db, SHOPIFY, connection_id)
+
+
+@router.post("/webhooks/woocommerce/{connection_id}")
+async def woocommerce_webhook(connection_id: str, request: Request, db: DbSession) -> JSONResponse:
+    body = await request.body()
+    if WOOCOMMERCE_PING.match(body) and WOOCOMMERCE.signature_header not in request.headers:
+        # nothing is stored or done: the answer only tells WooCommerce the URL works
+        if await _connection(db, WOOCOMMERCE.name, connection_id) is None:
+            return _refuse(404, "connection_not_found", "No such store connection.")
+        return JSONResponse({"status": "ping"})
+    return await receive(request, db, WOOCOMMERCE, connection_id)

@@ -83,7 +83,8 @@ async def _place(ctx: Context, data: payloads.Order) -> Order:
             )
             for line in data.line_items
         ],
-        discounts=[(codes[0] if codes else "", order_discount)] if order_discount > 0 else [],
+        discounts=[(code, Decimal("0")) for code in codes]
+        + ([("", order_discount)] if order_discount > 0 else []),
         shipping_total=sum((s.price for s in data.shipping_lines), Decimal("0")),
         tax_total=Decimal("0") if data.taxes_included else data.total_tax,
         billing_address=_address(data.billing_address, "billing_address"),

@@ -1,0 +1,1 @@
+"""WooCommerce: webhook topics mapped onto the same processing as Shopify's."""
