@@ -450,3 +450,29 @@ async def test_finished_deliveries_are_forgotten_after_the_keep_period(
     [left] = await shop.deliveries()
     assert left.id == pending.id  # still being retried
     assert await shop.attempts(delivered.id) == []
+
+
+async def test_after_a_rotation_with_a_grace_period_both_secrets_sign(
+    shop: Shop, receiver: Receiver
+) -> None:
+    subscription_id, old = await shop.subscribe(receiver.url, "customer.created")
+    rotate = f"/api/v1/webhooks/{subscription_id}/rotate-secret"
+    rotated = await shop.http.post(rotate, json={"keep_old_hours": 24}, headers=bearer(shop.key))
+    new = rotated.json()["secret"]
+    await shop.http.post(f"/api/v1/webhooks/{subscription_id}/test", headers=bearer(shop.key))
+    await shop.work()
+    [during] = receiver.requests
+    assert during.headers["patron-webhook-signature"].count("v1=") == 2
+    assert verify(new, during)
+    assert verify(old, during)  # receivers not yet switched keep working
+
+    refused = await shop.http.post(rotate, json={"keep_old_hours": 100}, headers=bearer(shop.key))
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "invalid_grace_period"
+    newest = (await shop.http.post(rotate, headers=bearer(shop.key))).json()["secret"]
+    await shop.http.post(f"/api/v1/webhooks/{subscription_id}/test", headers=bearer(shop.key))
+    await shop.work()
+    after = receiver.requests[-1]
+    assert after.headers["patron-webhook-signature"].count("v1=") == 1
+    assert verify(newest, after)
+    assert not verify(new, after)

@@ -42,6 +42,8 @@ def upgrade() -> None:
         sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("secret_rotated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("previous_secret_encrypted", sa.LargeBinary(), nullable=True),
+        sa.Column("previous_secret_expires_at", sa.DateTime(timezone=True), nullable=True),
         *_timestamps(),
         sa.ForeignKeyConstraint(
             ["owner_id"],

@@ -47,6 +47,9 @@ class WebhookSubscription(IdMixin, TimestampMixin, Base):
     failing_since: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
     secret_rotated_at: Mapped[datetime | None]
+    # after a rotation, the old secret may sign too for a while (receivers switch without a gap)
+    previous_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_secret_expires_at: Mapped[datetime | None]
 
 
 class OutboundDelivery(IdMixin, TimestampMixin, Base):

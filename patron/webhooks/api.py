@@ -22,6 +22,7 @@ from patron.webhooks.schemas import (
     DeliveryOut,
     DisableIn,
     EventTypeOut,
+    RotateIn,
     SecretOut,
     SubscriptionCreate,
     SubscriptionOut,
@@ -148,10 +149,20 @@ async def enable_subscription(
     summary="Replace the signing secret; the new one is shown only in this response",
 )
 async def rotate_secret(
-    subscription_id: uuid.UUID, principal: WebhooksWrite, db: DbSession, settings: SettingsDep
+    subscription_id: uuid.UUID,
+    principal: WebhooksWrite,
+    db: DbSession,
+    settings: SettingsDep,
+    body: RotateIn | None = None,
 ) -> SecretOut:
     subscription = await service.get_subscription(db, subscription_id)
-    secret = await service.rotate_secret(db, settings, subscription, actor=principal.actor)
+    secret = await service.rotate_secret(
+        db,
+        settings,
+        subscription,
+        actor=principal.actor,
+        keep_old_hours=body.keep_old_hours if body else 0,
+    )
     return SecretOut(secret=secret)
 
 

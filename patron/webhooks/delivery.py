@@ -51,6 +51,16 @@ def body_of(delivery: OutboundDelivery) -> bytes:
     return json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def signing_secrets(settings: Settings, subscription: WebhookSubscription) -> list[str]:
+    """The current secret, and the previous one while its grace period lasts."""
+    box = SecretBox(settings)
+    secrets = [box.decrypt(subscription.secret_encrypted)]
+    expires = subscription.previous_secret_expires_at
+    if subscription.previous_secret_encrypted and expires and expires > utcnow():
+        secrets.append(box.decrypt(subscription.previous_secret_encrypted))
+    return secrets
+
+
 async def send(
     settings: Settings, subscription: WebhookSubscription, delivery: OutboundDelivery, attempt: int
 ) -> Outcome:
@@ -58,10 +68,9 @@ async def send(
     status_code: int | None = None
     excerpt = error = ""
     try:
-        secret = SecretBox(settings).decrypt(subscription.secret_encrypted)
         body = body_of(delivery)
         headers = signing.headers(
-            secret,
+            signing_secrets(settings, subscription),
             event_id=str(delivery.event_id),
             event_type=delivery.event_type,
             delivery_id=str(delivery.id),

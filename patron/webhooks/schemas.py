@@ -29,6 +29,12 @@ class DisableIn(Input):
     reason: str = Field(default="Disabled by hand.", max_length=500)
 
 
+class RotateIn(Input):
+    keep_old_hours: int = Field(
+        default=0, description="Hours the old secret keeps signing too (0 to 72; 0: stop at once)"
+    )
+
+
 class SubscriptionOut(Schema):
     id: uuid.UUID
     name: str
@@ -41,6 +47,7 @@ class SubscriptionOut(Schema):
     consecutive_failures: int
     last_success_at: datetime | None
     secret_rotated_at: datetime | None
+    previous_secret_expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
 

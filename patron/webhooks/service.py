@@ -9,6 +9,7 @@ import ipaddress
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,7 @@ from patron.webhooks.outbox import forget_subscriptions, payload, queue_delivery
 from patron.webhooks.signing import new_secret
 
 MAX_URL = 2000
+MAX_KEEP_OLD_HOURS = 72
 
 
 @dataclass(frozen=True)
@@ -201,14 +203,33 @@ async def delete(db: AsyncSession, subscription: WebhookSubscription, *, actor: 
 
 
 async def rotate_secret(
-    db: AsyncSession, settings: Settings, subscription: WebhookSubscription, *, actor: Actor
+    db: AsyncSession,
+    settings: Settings,
+    subscription: WebhookSubscription,
+    *,
+    actor: Actor,
+    keep_old_hours: int = 0,
 ) -> str:
-    """A new secret signs every delivery from now on; the old one stops at once."""
+    """A new secret signs every delivery from now on; for ``keep_old_hours`` the old one signs
+    too (a second ``v1=`` signature), so receivers can switch without refusing deliveries."""
+    if not 0 <= keep_old_hours <= MAX_KEEP_OLD_HOURS:
+        raise _invalid(
+            "keep_old_hours",
+            f"Keep the old secret for 0 to {MAX_KEEP_OLD_HOURS} hours.",
+            "invalid_grace_period",
+        )
     secret = new_secret()
+    now = utcnow()
+    if keep_old_hours:
+        subscription.previous_secret_encrypted = subscription.secret_encrypted
+        subscription.previous_secret_expires_at = now + timedelta(hours=keep_old_hours)
+    else:
+        subscription.previous_secret_encrypted = None
+        subscription.previous_secret_expires_at = None
     subscription.secret_encrypted = SecretBox(settings).encrypt(secret)
-    subscription.secret_rotated_at = utcnow()
+    subscription.secret_rotated_at = now
     await db.flush()
-    await _audit(db, "secret_rotated", actor, subscription)
+    await _audit(db, "secret_rotated", actor, subscription, {"keep_old_hours": keep_old_hours})
     return secret
 
 

@@ -20,7 +20,7 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def headers(
-    secret: str,
+    secrets: list[str],
     *,
     event_id: str,
     event_type: str,
@@ -37,5 +37,5 @@ def headers(
         "Patron-Webhook-Delivery": delivery_id,
         "Patron-Webhook-Attempt": str(attempt),
         "Patron-Webhook-Timestamp": str(timestamp),
-        "Patron-Webhook-Signature": signature(secret, timestamp, body),
+        "Patron-Webhook-Signature": ", ".join(signature(s, timestamp, body) for s in secrets),
     }

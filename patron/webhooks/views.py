@@ -16,6 +16,7 @@ from patron.config import Settings
 from patron.db.deps import DbSession
 from patron.errors import CRMError
 from patron.kit.pagination import PageParams
+from patron.kit.time import utcnow
 from patron.models import WebhookSubscription
 from patron.web.templating import redirect, render
 from patron.webhooks import repository, service
@@ -145,6 +146,7 @@ async def _detail_page(
             "deliveries": deliveries,
             "attempts": await repository.attempts_of(db, [d.id for d in deliveries]),
             "event_types": EVENT_TYPES,
+            "now": utcnow(),
             "can_write": principal.has("integrations:write"),
             "next_url": _page_url(base, next_cursor),
             "first_url": base if cursor else None,
@@ -264,9 +266,12 @@ async def rotate_secret(
     principal: WebhooksWrite,
     db: DbSession,
     settings: SettingsDep,
+    keep_old_hours: Annotated[int, Form(ge=0, le=service.MAX_KEEP_OLD_HOURS)] = 0,
 ) -> Response:
     subscription = await service.get_subscription(db, subscription_id)
-    secret = await service.rotate_secret(db, settings, subscription, actor=principal.actor)
+    secret = await service.rotate_secret(
+        db, settings, subscription, actor=principal.actor, keep_old_hours=keep_old_hours
+    )
     return _secret_page(request, subscription, secret)
 
 
