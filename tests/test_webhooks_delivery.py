@@ -53,6 +53,7 @@ class Receiver:
 
     statuses: list[int] = field(default_factory=list)  # answers in turn; then 200
     delay: float = 0.0
+    reply: bytes | None = None  # the body of every answer; by default "answered <status>"
     requests: list[Received] = field(default_factory=list)
     port: int = 0
 
@@ -77,7 +78,7 @@ def receiver() -> Iterator[Receiver]:
             if state.delay:
                 time.sleep(state.delay)
             status = state.answer()
-            reply = f"answered {status}".encode()
+            reply = state.reply if state.reply is not None else f"answered {status}".encode()
             self.send_response(status)
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
@@ -476,3 +477,18 @@ async def test_after_a_rotation_with_a_grace_period_both_secrets_sign(
     assert after.headers["patron-webhook-signature"].count("v1=") == 1
     assert verify(newest, after)
     assert not verify(new, after)
+
+
+async def test_a_binary_answer_is_logged_without_breaking_the_log(
+    shop: Shop, receiver: Receiver
+) -> None:
+    subscription_id, _ = await shop.subscribe(receiver.url, "customer.created")
+    receiver.reply = b"\x00\xff binary \x00 answer" + b"!" * 5000
+    await shop.http.post(f"/api/v1/webhooks/{subscription_id}/test", headers=bearer(shop.key))
+    await shop.work()
+    [delivery] = await shop.deliveries()
+    assert delivery.status == "delivered"
+    [attempt] = await shop.attempts(delivery.id)
+    assert "\x00" not in attempt.response_excerpt
+    assert attempt.response_excerpt.startswith("\ufffd binary  answer!")
+    assert len(attempt.response_excerpt) == 1000

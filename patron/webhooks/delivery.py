@@ -61,6 +61,11 @@ def signing_secrets(settings: Settings, subscription: WebhookSubscription) -> li
     return secrets
 
 
+def _printable(text: str) -> str:
+    """Text safe to store: PostgreSQL refuses NUL characters, and the log keeps a short part."""
+    return text.replace("\x00", "")[:EXCERPT_CHARS]
+
+
 async def send(
     settings: Settings, subscription: WebhookSubscription, delivery: OutboundDelivery, attempt: int
 ) -> Outcome:
@@ -86,7 +91,7 @@ async def send(
             allow_private=settings.webhooks_allow_private,
         )
         status_code = response.status_code
-        excerpt = response.body[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS]
+        excerpt = _printable(response.body[: EXCERPT_CHARS * 4].decode("utf-8", "replace"))
         if not 200 <= status_code < 300:
             error = f"The receiver answered {status_code}."
     except outbound.OutboundRefused as refused:
@@ -94,7 +99,7 @@ async def send(
     except TimeoutError:
         error = f"TimeoutError: no complete answer within {settings.webhooks_timeout_seconds} s"
     except (httpx2.HTTPError, ValueError) as failure:
-        error = f"{type(failure).__name__}: {failure}"[:EXCERPT_CHARS]
+        error = _printable(f"{type(failure).__name__}: {failure}")
     latency = int((time.perf_counter() - started) * 1000)
     return Outcome(not error, status_code, latency, excerpt, error)
 
