@@ -24,7 +24,9 @@ from patron.models import (
     ConsentEvent,
     Customer,
     CustomerAddress,
+    CustomerEmail,
     CustomerExternalId,
+    CustomFieldDefinition,
     ImportJob,
     Product,
     ProductVariant,
@@ -371,6 +373,60 @@ async def test_an_import_by_external_id_updates_the_customer_even_if_the_email_c
     link = await db.scalar(select(CustomerExternalId))
     assert link is not None
     assert link.external_id == "701"
+
+
+async def test_an_email_a_customer_has_as_another_address_updates_that_customer(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    ada = Customer(email="ada@example.com", first_name="Ada", last_name="L")
+    db.add(ada)
+    await db.flush()
+    db.add(CustomerEmail(customer_id=ada.id, email="ada.work@example.com", label="work"))
+    await db.flush()
+    content = make_csv(
+        [["email", "last_name", "tags", "email_consent"],
+         ["ADA.WORK@example.com", "Lovelace", "vip", "yes"],
+         ["bob@example.com", "Bob", "", ""]]
+    )  # fmt: skip
+    job = await uploaded(client, admin_key, content)
+    checked = await dry_run(client, admin_key, db, settings, job["id"])
+    assert (checked["would_insert"], checked["would_update"]) == (1, 1)
+    done = await run_import(client, admin_key, db, settings, job["id"])
+    assert (done["inserted"], done["updated"], done["error_count"]) == (1, 1, 0), done
+    await db.refresh(ada)
+    assert (ada.email, ada.last_name, ada.tags) == ("ada@example.com", "Lovelace", ["vip"])
+    assert await db.scalar(select(func.count()).select_from(Customer)) == 2
+    consent = await db.scalar(select(Consent.status).where(Consent.customer_id == ada.id))
+    assert consent == "subscribed"
+
+
+async def test_tabs_backslashes_quotes_and_braces_are_stored_as_written(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    db.add(CustomFieldDefinition(entity="customer", key="motto", label="Motto", field_type="text"))
+    await db.flush()
+    odd = 'a\\tb\tc "q" {x,y} \\N'
+    content = make_csv(
+        [["email", "first_name", "last_name", "company", "tags", "motto", "address_line1",
+          "city", "country"],
+         ["odd@example.com", odd, "Line\nbreak", "NULL", 'x\\y; "z"; {w}; NULL', odd,
+          "1 Back\\slash Rd", "C:\\Temp", "GB"]]
+    )  # fmt: skip
+    job = await uploaded(client, admin_key, content)
+    assert job["mapping"]["motto"] == "custom.motto"
+    await dry_run(client, admin_key, db, settings, job["id"])
+    done = await run_import(client, admin_key, db, settings, job["id"])
+    assert (done["inserted"], done["error_count"]) == (1, 0), done
+    odd_one = await db.scalar(select(Customer).where(Customer.email == "odd@example.com"))
+    assert odd_one is not None
+    assert (odd_one.first_name, odd_one.last_name, odd_one.company) == (odd, "Line\nbreak", "NULL")
+    assert odd_one.tags == ["x\\y", '"z"', "{w}", "NULL"]
+    assert odd_one.custom_fields == {"motto": odd}
+    address = await db.scalar(
+        select(CustomerAddress).where(CustomerAddress.customer_id == odd_one.id)
+    )
+    assert address is not None
+    assert (address.line1, address.city) == ("1 Back\\slash Rd", "C:\\Temp")
 
 
 async def test_a_crashed_import_resumes_without_duplicating_rows(

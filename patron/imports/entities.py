@@ -79,7 +79,7 @@ class CustomerHandler(BaseHandler):
                 table="customer_external_id",
             )
             matched = {r.row for r in records if r.external_id in known}
-        emails = await repository.count_live_emails(
+        emails = await repository.known_emails(
             db, [r.email for r in records if r.email and r.row not in matched]
         )
         return len(matched) + sum(

@@ -73,14 +73,17 @@ async def custom_definitions(db: AsyncSession, entity: str) -> dict[str, CustomF
     return {row.key: row for row in rows}
 
 
-async def count_live_emails(db: AsyncSession, emails: list[str]) -> set[str]:
-    """The given addresses (lower-cased) that a live customer has."""
+async def known_emails(db: AsyncSession, emails: list[str]) -> set[str]:
+    """The given addresses (lower-cased) that a live customer has, as their own or as one of
+    their other emails (an import matches both)."""
     if not emails:
         return set()
     rows = await db.execute(
         text(
             "SELECT lower(email::text) FROM customer WHERE email = ANY(CAST(:emails AS citext[]))"
             " AND merged_into_id IS NULL"
+            " UNION SELECT lower(email::text) FROM customer_email"
+            " WHERE email = ANY(CAST(:emails AS citext[]))"
         ),
         {"emails": emails},
     )
