@@ -19,6 +19,7 @@ from patron.audit.service import Actor
 from patron.config import ConfigurationError, Settings, get_settings
 from patron.db.embedded import EmbeddedDatabaseError, EmbeddedServer, binaries_dir
 from patron.db.engine import Database, resolve_database_url
+from patron.integrations.cli import integrations_app
 
 app = typer.Typer(
     help="Patron, the CRM for e-commerce businesses.",
@@ -31,6 +32,7 @@ key_app = typer.Typer(help="API keys, for scripts and automation.", no_args_is_h
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="apikey")
+app.add_typer(integrations_app, name="integrations")
 
 T = TypeVar("T")
 CLI_ACTOR = Actor("system", None, "cli")
