@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     currency: str = Field(default="USD", pattern="^[A-Z]{3}$")
     # uploaded import files and their error reports are deleted this long after the import
     import_keep_days: int = Field(default=30, ge=1)
+    # raw webhook deliveries from stores (and their de-duplication keys) are kept this long
+    webhook_receipt_keep_days: int = Field(default=90, ge=1)
     # hosts the panel may load product pictures from (https only), e.g. ["cdn.shopify.com"]
     image_hosts: list[str] = Field(default_factory=list)
     vip_spent_threshold: int = Field(default=1000, ge=0)

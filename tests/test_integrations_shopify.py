@@ -548,6 +548,23 @@ async def test_a_receipt_whose_job_was_lost_is_enqueued_again_by_the_sweep(
     assert await _jobs_for(db, receipt.id) == 1
 
 
+async def test_receipts_older_than_the_retention_are_purged_with_their_keys(
+    client: httpx2.AsyncClient, db: AsyncSession, settings: Settings
+) -> None:
+    connection = await connect_shop(db, settings)
+    webhook_id = str(uuid.uuid4())
+    await deliver(client, connection, "orders/create", order_payload(), webhook_id=webhook_id)
+    assert await service.purge_old_receipts(db, settings) == 0
+    later = utcnow() + timedelta(days=settings.webhook_receipt_keep_days + 1)
+    assert await service.purge_old_receipts(db, settings, now=later) == 1
+    assert await _receipts(db, connection) == []
+    # the key went too: a replay that old is accepted again (and processing skips it)
+    again = await deliver(
+        client, connection, "orders/create", order_payload(), webhook_id=webhook_id
+    )
+    assert again.json()["status"] == "accepted"
+
+
 async def test_processing_twice_does_nothing_the_second_time(
     db: AsyncSession, settings: Settings
 ) -> None:

@@ -130,6 +130,14 @@ async def stuck_receipts(db: AsyncSession, *, before: datetime, limit: int) -> l
     return [tuple(row) for row in rows.all()]
 
 
+async def purge_receipts(db: AsyncSession, *, before: datetime) -> int:
+    """Delete receipts (and de-duplication keys) received before ``before``; once receipts are
+    partitioned by month this becomes dropping whole partitions."""
+    await db.execute(delete(WebhookDelivery).where(WebhookDelivery.received_at < before))
+    result = await db.execute(delete(WebhookReceipt).where(WebhookReceipt.received_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def record_version(
     db: AsyncSession, *, connection_id: uuid.UUID, kind: str, external_id: str
 ) -> datetime | None:

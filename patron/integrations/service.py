@@ -319,6 +319,15 @@ async def reprocess(
     return receipt
 
 
+async def purge_old_receipts(
+    db: AsyncSession, settings: Settings, *, now: datetime | None = None
+) -> int:
+    """Forget deliveries older than ``PATRON_WEBHOOK_RECEIPT_KEEP_DAYS``. A replay older than
+    that is accepted again, and changes nothing: processing skips versions already applied."""
+    cutoff = (now or utcnow()) - timedelta(days=settings.webhook_receipt_keep_days)
+    return await repository.purge_receipts(db, before=cutoff)
+
+
 async def requeue_stuck(db: AsyncSession, *, now: datetime | None = None) -> int:
     """Enqueue again receipts still 'received' long after they arrived (their job was lost,
     for example with a database restored from a backup taken between the two)."""

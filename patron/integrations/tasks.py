@@ -21,6 +21,16 @@ async def process_receipt(receipt_id: str) -> str | None:
         return await processing.process(db, env.settings, uuid.UUID(receipt_id))
 
 
+@job_app.periodic(cron="40 3 * * *")
+@job_app.task(
+    name="integrations.purge_receipts", queue="maintenance", queueing_lock="purge_receipts"
+)
+async def purge_old_receipts(timestamp: int) -> int:
+    env = runtime()
+    async with env.database.transaction() as db:
+        return await service.purge_old_receipts(db, env.settings)
+
+
 @job_app.periodic(cron="*/10 * * * *")
 @job_app.task(
     name="integrations.requeue_stuck", queue="maintenance", queueing_lock="requeue_receipts"
