@@ -52,6 +52,19 @@ async def test_an_admin_connects_a_store_and_sees_only_masked_secrets(
     assert "shpss_secret_value_1234" not in listed.text
 
 
+async def test_a_store_connected_without_an_admin_api_token_is_fine(
+    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey
+) -> None:
+    headers = await _admin_key(make_user, make_key)
+    webhooks_only = {key: value for key, value in NEW_SHOP.items() if key != "access_token"}
+    response = await client.post(API, json=webhooks_only, headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["access_token"] == ""
+    assert response.json()["webhook_secret"] == "••••1234"
+    shown = await client.get(f"{API}/{response.json()['id']}", headers=headers)
+    assert shown.status_code == 200, shown.text
+
+
 async def test_connecting_refuses_bad_input_with_stable_codes(
     client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey
 ) -> None:

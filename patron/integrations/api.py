@@ -35,6 +35,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 Paging = Annotated[PageParams, Depends(page_params)]
 NOT_FOUND = error_responses(404)
 STATUS_DAYS = 14
+SECRET_FIELDS = ("webhook_secret", "access_token")
 
 
 def _box(request: Request) -> SecretBox:
@@ -45,8 +46,15 @@ def _box(request: Request) -> SecretBox:
 def connection_out(
     settings: Settings, connection: StoreConnection, last_delivery: datetime | None
 ) -> ConnectionOut:
-    return ConnectionOut.model_validate(connection).model_copy(
-        update={
+    # the row's secret columns hold ciphertext (or nothing): only their masked tails go out
+    shown = {
+        name: getattr(connection, name)
+        for name in ConnectionOut.model_fields
+        if name not in SECRET_FIELDS and hasattr(connection, name)
+    }
+    return ConnectionOut.model_validate(
+        {
+            **shown,
             "last_delivery_at": last_delivery,
             "webhook_url": service.webhook_url(settings, connection),
             "webhook_secret": service.masked(connection.webhook_secret_tail),

@@ -52,13 +52,8 @@ class ConnectionOut(Schema):
     channel_id: uuid.UUID
     status: ConnectionStatus
     webhook_url: str = ""
-    # never read from the row (it holds the ciphertext, or nothing); set masked by the route
-    webhook_secret: str = Field(
-        default="", validation_alias="masked_webhook_secret", description="Masked: the tail only"
-    )
-    access_token: str = Field(
-        default="", validation_alias="masked_access_token", description="Masked: the tail only"
-    )
+    webhook_secret: str = Field(default="", description="Masked: only the last characters")
+    access_token: str = Field(default="", description="Masked: only the last characters")
     last_delivery_at: datetime | None = None
     uninstalled_at: datetime | None
     created_at: datetime
