@@ -22,6 +22,7 @@ from patron.audit.service import Actor
 from patron.config import Settings
 from patron.errors import Conflict, InvalidInput, NotFound
 from patron.integrations import repository
+from patron.integrations.stripe.account import account_id
 from patron.kit.crypto import SecretBox
 from patron.kit.ids import new_id
 from patron.kit.time import utcnow
@@ -30,7 +31,7 @@ from patron.models import Channel, StoreConnection, WebhookReceipt
 from patron.orders.service import create_channel
 from patron.worker.enqueue import enqueue
 
-SUPPORTED_PROVIDERS = ("shopify", "woocommerce")
+SUPPORTED_PROVIDERS = ("shopify", "woocommerce", "stripe")
 SHOPIFY_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,60}\.myshopify\.com$")
 MIN_SECRET = 8
 MAX_SECRET = 500
@@ -62,14 +63,16 @@ def normalise_domain(provider: str, value: str) -> str:
                 "invalid_shop_domain",
             )
         return domain
+    if provider == "stripe":
+        return account_id(value)
     return check_http_url(value, field="shop_domain", max_length=255).rstrip("/").lower()
 
 
 def _secret(value: str, *, field: str) -> str:
-    if not MIN_SECRET <= len(value) <= MAX_SECRET:
+    if not MIN_SECRET <= len(value) <= MAX_SECRET or not value.isprintable():
         raise _invalid(
             field,
-            f"The secret must be {MIN_SECRET} to {MAX_SECRET} characters long.",
+            f"The secret must be {MIN_SECRET} to {MAX_SECRET} printable characters long.",
             "invalid_secret",
         )
     return value
