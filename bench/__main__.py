@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench import customers, dataset, imports, ingest, platform
+from bench import customers, dataset, events, imports, ingest, platform
 from bench.harness import Context, Options, say
 from bench.load import BenchError
 from bench.report import RESULTS_DIR, Report, format_table, machine, write_json
@@ -34,6 +34,7 @@ CAPABILITIES: dict[str, Capability] = {
     dataset.NAME: dataset,
     imports.NAME: imports,
     customers.NAME: customers,
+    events.NAME: events,
     ingest.NAME: ingest,
 }
 

@@ -282,13 +282,14 @@ async def test_a_batch_keeps_the_good_events_and_reports_the_bad_ones_by_positio
         {"customer_id": str(uuid.uuid4()), "name": "searched"},
         {**who, "name": "searched", "timestamp": (utcnow() + timedelta(days=1)).isoformat()},
         {**who, "name": "searched", "surprise": True},
+        "not an event",
         {**who, "name": "viewed_product", "idempotency_key": "b-1"},
         {**who, "name": "added_to_cart", "properties": {"sku": "A"}},
     ]
     response = await client.post("/api/v1/events/batch", headers=headers, json={"events": events})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert (body["created"], body["duplicates"], body["rejected"]) == (2, 1, 5)
+    assert (body["created"], body["duplicates"], body["rejected"]) == (2, 1, 6)
     codes = [item["error"]["code"] if item["error"] else item["status"] for item in body["items"]]
     assert codes == [
         "created",
@@ -297,10 +298,11 @@ async def test_a_batch_keeps_the_good_events_and_reports_the_bad_ones_by_positio
         "unknown_customer",
         "timestamp_in_future",
         "invalid_event",
+        "invalid_event",
         "duplicate",
         "created",
     ]
-    assert body["items"][6]["id"] == body["items"][0]["id"]
+    assert body["items"][7]["id"] == body["items"][0]["id"]
     stored = await _events_of(db, customer_id=customer.id)
     assert sorted(e.name for e in stored) == ["added_to_cart", "viewed_product"]
 
@@ -312,6 +314,30 @@ async def test_a_batch_has_at_most_500_events(
     response = await client.post("/api/v1/events/batch", headers=headers, json={"events": events})
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
+
+
+async def test_a_batch_creates_each_new_customer_once_and_identifies_its_visitor(
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
+) -> None:
+    visitor, email = f"anon-{uuid.uuid4().hex}", f"new-{uuid.uuid4().hex[:8]}@example.com"
+    events = [
+        {"anonymous_id": visitor, "name": "viewed_product"},
+        {"anonymous_id": visitor, "email": email, "name": "signed_up"},
+        {"anonymous_id": visitor, "name": "added_to_cart"},
+        {"email": email.upper(), "name": "searched", "idempotency_key": "s-1"},
+        {"email": email, "name": "searched", "idempotency_key": "s-1"},
+    ]
+    response = await client.post("/api/v1/events/batch", headers=headers, json={"events": events})
+    items = response.json()["items"]
+    assert [item["status"] for item in items] == ["created"] * 4 + ["duplicate"]
+    customers = {item["customer_id"] for item in items}
+    assert len(customers) == 1
+    assert None not in customers
+    count = await db.scalar(
+        select(func.count()).select_from(Customer).where(Customer.email == email)
+    )
+    assert count == 1
+    assert len(await _events_of(db, customer_id=uuid.UUID(customers.pop()))) == 4
 
 
 # -- identify ---------------------------------------------------------------------------------

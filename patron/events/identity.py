@@ -6,7 +6,9 @@ key sends what happened in the shop, whoever owns the customer in Patron.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -41,9 +43,23 @@ def _invalid(field: str, message: str, code: str) -> InvalidInput:
     return InvalidInput(message, code=code, details=[{"field": field, "message": message}])
 
 
-async def _serialise(db: AsyncSession, *keys: str) -> None:
-    """Concurrent first sightings of one email or store id create one customer, not two."""
-    for key in sorted(keys):
+def lock_keys(ref: CustomerRef) -> list[str]:
+    """What a first sighting of this person locks: their email and their store id."""
+    keys = []
+    if ref.email:
+        with contextlib.suppress(InvalidInput):  # refused later, with its field name
+            keys.append(f"customer-email:{normalise_email(ref.email).lower()}")
+    if ref.external_id is not None and "\x00" not in ref.external_id:
+        keys.append(f"customer-external:{ref.channel_id}:{ref.external_id}")
+    return keys
+
+
+async def serialise(db: AsyncSession, keys: Iterable[str]) -> None:
+    """Concurrent first sightings of one email or store id create one customer, not two.
+
+    Locks are taken in one order, so that two batches naming the same people never deadlock.
+    """
+    for key in sorted(set(keys)):
         await db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
 
@@ -70,11 +86,7 @@ async def find_or_create(
             f"{prefix}channel_id", "An external ID needs its channel_id.", "channel_required"
         )
     email = normalise_email(ref.email, field=f"{prefix}email") if ref.email else None
-    await _serialise(
-        db,
-        *([f"customer-email:{email.lower()}"] if email else []),
-        *([f"customer-external:{ref.channel_id}:{ref.external_id}"] if ref.external_id else []),
-    )
+    await serialise(db, lock_keys(ref))
     found: uuid.UUID | None = None
     if ref.external_id is not None and ref.channel_id is not None:
         found = await customers.id_by_external_id(db, ref.channel_id, ref.external_id)

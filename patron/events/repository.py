@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -13,33 +15,51 @@ from patron.kit.pagination import PageParams, paginate
 from patron.models import AnonymousVisitor, Customer, TrackingEvent, TrackingEventKey
 
 
-async def claim_key(
-    db: AsyncSession,
-    *,
-    source: str,
-    key: str,
-    event_id: uuid.UUID,
-    occurred_at: datetime,
-) -> uuid.UUID | None:
-    """Record the key for a new event; if it was seen before, the first event's id."""
-    claimed = await db.scalar(
-        insert(TrackingEventKey)
-        .values(source=source, idempotency_key=key, event_id=event_id, occurred_at=occurred_at)
-        .on_conflict_do_nothing()
-        .returning(TrackingEventKey.event_id)
-    )
-    if claimed is not None:
-        return None
-    first: uuid.UUID | None = await db.scalar(
-        select(TrackingEventKey.event_id).where(
-            TrackingEventKey.source == source, TrackingEventKey.idempotency_key == key
+async def claim_keys(
+    db: AsyncSession, *, source: str, claims: Sequence[tuple[str, uuid.UUID, datetime]]
+) -> dict[str, uuid.UUID]:
+    """Claim each (key, event id, time) unless the key is taken; every key's first event id."""
+    if not claims:
+        return {}
+    values = [
+        {"source": source, "idempotency_key": key, "event_id": event_id, "occurred_at": at}
+        for key, event_id, at in claims
+    ]
+    won = set(
+        await db.scalars(
+            insert(TrackingEventKey)
+            .values(values)
+            .on_conflict_do_nothing()
+            .returning(TrackingEventKey.idempotency_key)
         )
     )
-    return first
+    owners = {key: event_id for key, event_id, _ in claims if key in won}
+    taken = [key for key, _, _ in claims if key not in won]
+    if taken:
+        rows = await db.execute(
+            select(TrackingEventKey.idempotency_key, TrackingEventKey.event_id).where(
+                TrackingEventKey.source == source, TrackingEventKey.idempotency_key.in_(taken)
+            )
+        )
+        owners.update(dict(rows.all()))
+    return owners
 
 
-async def customer_of_event(db: AsyncSession, event_id: uuid.UUID) -> uuid.UUID | None:
-    return await db.scalar(select(TrackingEvent.customer_id).where(TrackingEvent.id == event_id))
+async def customers_of_events(
+    db: AsyncSession, event_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID | None]:
+    if not event_ids:
+        return {}
+    rows = await db.execute(
+        select(TrackingEvent.id, TrackingEvent.customer_id).where(TrackingEvent.id.in_(event_ids))
+    )
+    return dict(rows.all())
+
+
+async def add_events(db: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """One multi-row INSERT (a batch of events)."""
+    if rows:
+        await db.execute(insert(TrackingEvent), list(rows))
 
 
 async def live_customer(db: AsyncSession, customer_id: uuid.UUID) -> Customer | None:
@@ -48,8 +68,29 @@ async def live_customer(db: AsyncSession, customer_id: uuid.UUID) -> Customer | 
     )
 
 
-async def visitor(db: AsyncSession, anonymous_id: str) -> AnonymousVisitor | None:
-    return await db.get(AnonymousVisitor, anonymous_id)
+async def live_ids_by_email(db: AsyncSession, emails: Collection[str]) -> dict[str, uuid.UUID]:
+    """Live customers by primary email, keyed by the email in lower case."""
+    if not emails:
+        return {}
+    rows = await db.execute(
+        select(Customer.email, Customer.id).where(
+            Customer.email.in_(emails), Customer.merged_into_id.is_(None)
+        )
+    )
+    return {str(email).lower(): customer_id for email, customer_id in rows.all()}
+
+
+async def visitors(db: AsyncSession, anonymous_ids: Collection[str]) -> dict[str, uuid.UUID]:
+    """The customer each identified anonymous ID belongs to (the survivor of a merge)."""
+    if not anonymous_ids:
+        return {}
+    survivor = func.coalesce(Customer.merged_into_id, Customer.id)
+    rows = await db.execute(
+        select(AnonymousVisitor.anonymous_id, survivor)
+        .join(Customer, Customer.id == AnonymousVisitor.customer_id)
+        .where(AnonymousVisitor.anonymous_id.in_(anonymous_ids))
+    )
+    return dict(rows.all())
 
 
 async def link_visitor(db: AsyncSession, *, anonymous_id: str, customer_id: uuid.UUID) -> bool:

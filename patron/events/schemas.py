@@ -57,7 +57,8 @@ class EventIn(Identity):
 
 
 class BatchIn(Input):
-    events: list[dict[str, Any]] = Field(
+    # items are checked one by one, so that one malformed item is reported, not fatal
+    events: list[Any] = Field(
         min_length=1,
         max_length=MAX_BATCH,
         description=f"Up to {MAX_BATCH} events, each shaped like the body of POST /events",

@@ -7,9 +7,11 @@ earlier anonymous events to the customer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -20,14 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.audit.service import Actor
 from patron.auth.principal import Principal
 from patron.config import Settings
-from patron.customers import repository as customers
 from patron.errors import CRMError, InvalidInput
 from patron.events import repository
-from patron.events.identity import CustomerRef, find_or_create
+from patron.events.identity import CustomerRef, find_or_create, lock_keys, serialise
 from patron.events.schemas import EventIn, Identity
+from patron.kit.contact import normalise_email
 from patron.kit.ids import new_id
 from patron.kit.time import utcnow
-from patron.models import Customer, TrackingEvent
+from patron.models import Customer
 from patron.orders.service.common import aware
 from patron.timeline.service import add_entry
 
@@ -120,16 +122,16 @@ def _ref(identity: Identity) -> CustomerRef:
 
 
 async def _identify(
-    db: AsyncSession, *, anonymous_id: str, customer: Customer, actor: Actor
+    db: AsyncSession, *, anonymous_id: str, customer_id: uuid.UUID, actor: Actor
 ) -> int:
-    changed = await repository.link_visitor(db, anonymous_id=anonymous_id, customer_id=customer.id)
+    changed = await repository.link_visitor(db, anonymous_id=anonymous_id, customer_id=customer_id)
     joined = await repository.join_anonymous_events(
-        db, anonymous_id=anonymous_id, customer_id=customer.id
+        db, anonymous_id=anonymous_id, customer_id=customer_id
     )
     if changed and joined:
         await add_entry(
             db,
-            customer_id=customer.id,
+            customer_id=customer_id,
             kind="profile",
             summary=f"Identified on the storefront: {joined} earlier visitor events joined",
             actor=actor,
@@ -151,71 +153,155 @@ async def identify(
         )
     customer = await find_or_create(db, settings, principal=principal, ref=ref)
     joined = await _identify(
-        db, anonymous_id=identity.anonymous_id, customer=customer, actor=principal.actor
+        db, anonymous_id=identity.anonymous_id, customer_id=customer.id, actor=principal.actor
     )
     return Identified(customer, joined)
 
 
-async def _customer_for(
-    db: AsyncSession, settings: Settings, *, principal: Principal, event: EventIn
-) -> uuid.UUID | None:
+def _check(event: EventIn, *, now: datetime, source: str) -> tuple[CustomerRef, dict[str, Any]]:
+    """The event's own checks; its row, still without the customer of an anonymous visitor."""
     ref = _ref(event)
-    if ref.given:
-        customer = await find_or_create(db, settings, principal=principal, ref=ref)
-        if event.anonymous_id is not None:
-            await _identify(
-                db, anonymous_id=event.anonymous_id, customer=customer, actor=principal.actor
-            )
-        return customer.id
-    if event.anonymous_id is None:
+    if not ref.given and event.anonymous_id is None:
         raise _invalid(
             "anonymous_id",
             "Say who did it: customer_id, email, external_id or anonymous_id.",
             "missing_identity",
         )
-    visitor = await repository.visitor(db, event.anonymous_id)
-    if visitor is None:
-        return None
-    return await customers.resolve_id(db, visitor.customer_id)  # the survivor of a merge
+    if _has_nul(event.idempotency_key):
+        raise _invalid("idempotency_key", "Text cannot contain NUL characters.", "invalid_text")
+    row = {
+        "id": new_id(),
+        "occurred_at": check_timestamp(event.timestamp, now=now),
+        "customer_id": None,
+        "anonymous_id": event.anonymous_id,
+        "name": check_name(event.name),
+        "properties": check_properties(event.properties),
+        "source": source,
+        "idempotency_key": event.idempotency_key,
+    }
+    return ref, row
 
 
-async def track(
+class _People:
+    """Each person named in a batch, found or created once; a failure rejects their events."""
+
+    def __init__(self, db: AsyncSession, settings: Settings, principal: Principal) -> None:
+        self.db, self.settings, self.principal = db, settings, principal
+        self.found: dict[CustomerRef, uuid.UUID | CRMError] = {}
+
+    async def prepare(self, refs: Iterable[CustomerRef]) -> None:
+        """Known emails in one query; then lock, in one order, the people who may be new."""
+        refs = set(refs)
+        by_email: dict[CustomerRef, str] = {}
+        for ref in refs:
+            if ref.customer_id is None and ref.external_id is None and ref.email:
+                with contextlib.suppress(InvalidInput):
+                    by_email[ref] = normalise_email(ref.email).lower()
+        known = await repository.live_ids_by_email(self.db, set(by_email.values()))
+        for ref, email in by_email.items():
+            if email in known:
+                self.found[ref] = known[email]
+        await serialise(
+            self.db,
+            (
+                key
+                for ref in refs
+                if ref.customer_id is None and ref not in self.found
+                for key in lock_keys(ref)
+            ),
+        )
+
+    async def customer_id(self, ref: CustomerRef) -> uuid.UUID:
+        if ref not in self.found:
+            savepoint = await self.db.begin_nested()
+            try:
+                customer = await find_or_create(
+                    self.db, self.settings, principal=self.principal, ref=ref
+                )
+            except CRMError as error:
+                await savepoint.rollback()
+                self.found[ref] = error
+            else:
+                await savepoint.commit()
+                self.found[ref] = customer.id
+        outcome = self.found[ref]
+        if isinstance(outcome, CRMError):
+            raise outcome
+        return outcome
+
+
+async def track_many(
     db: AsyncSession,
     settings: Settings,
     *,
     principal: Principal,
-    event: EventIn,
+    events: Sequence[EventIn],
     now: datetime | None = None,
-) -> Accepted:
-    """Store one event, once per idempotency key; an identified event also identifies."""
-    name = check_name(event.name)
-    properties = check_properties(event.properties)
-    occurred_at = check_timestamp(event.timestamp, now=now or utcnow())
-    if _has_nul(event.idempotency_key):
-        raise _invalid("idempotency_key", "Text cannot contain NUL characters.", "invalid_text")
+) -> list[Accepted | CRMError]:
+    """Store events, each once per idempotency key, in a few statements for the whole batch.
+
+    An event that fails its checks, or names a customer who cannot be found or created, is
+    answered with its error and leaves no trace; the others are stored.
+    """
+    now = now or utcnow()
     source = source_of(principal)
-    event_id = new_id()
-    if event.idempotency_key is not None:
-        first = await repository.claim_key(
-            db, source=source, key=event.idempotency_key, event_id=event_id, occurred_at=occurred_at
-        )
-        if first is not None:
-            return Accepted(first, "duplicate", await repository.customer_of_event(db, first))
-    customer_id = await _customer_for(db, settings, principal=principal, event=event)
-    db.add(
-        TrackingEvent(
-            id=event_id,
-            occurred_at=occurred_at,
-            customer_id=customer_id,
-            anonymous_id=event.anonymous_id,
-            name=name,
-            properties=properties,
-            source=source,
-            idempotency_key=event.idempotency_key,
-        )
+    people = _People(db, settings, principal)
+    results: dict[int, Accepted | CRMError] = {}
+    pending: list[tuple[int, dict[str, Any]]] = []
+    identified: dict[str, uuid.UUID] = {}
+    await people.prepare(
+        CustomerRef(e.customer_id, e.email, e.external_id, e.channel_id) for e in events
     )
-    await db.flush()
-    return Accepted(event_id, "created", customer_id)
+    for index, event in enumerate(events):
+        try:
+            ref, row = _check(event, now=now, source=source)
+            if ref.given:
+                row["customer_id"] = await people.customer_id(ref)
+        except CRMError as error:
+            results[index] = error
+            continue
+        if ref.given and event.anonymous_id is not None:
+            identified[event.anonymous_id] = row["customer_id"]
+        pending.append((index, row))
+    for anonymous_id, customer_id in identified.items():
+        await _identify(
+            db, anonymous_id=anonymous_id, customer_id=customer_id, actor=principal.actor
+        )
+    visitors = await repository.visitors(
+        db, {row["anonymous_id"] for _, row in pending if row["customer_id"] is None}
+    )
+    claims: dict[str, tuple[uuid.UUID, datetime]] = {}
+    for _, row in pending:
+        if row["customer_id"] is None:
+            row["customer_id"] = visitors.get(row["anonymous_id"])
+        if row["idempotency_key"] is not None:
+            claims.setdefault(row["idempotency_key"], (row["id"], row["occurred_at"]))
+    owners = await repository.claim_keys(
+        db, source=source, claims=[(key, *claim) for key, claim in claims.items()]
+    )
+    stored, duplicates = [], {}
+    for index, row in pending:
+        first = owners.get(row["idempotency_key"]) if row["idempotency_key"] else None
+        if first is not None and first != row["id"]:
+            duplicates[index] = first
+            continue
+        stored.append(row)
+        results[index] = Accepted(row["id"], "created", row["customer_id"])
+    await repository.add_events(db, stored)
+    customers_of = await repository.customers_of_events(db, set(duplicates.values()))
+    for index, first in duplicates.items():
+        results[index] = Accepted(first, "duplicate", customers_of.get(first))
+    return [results[index] for index in range(len(events))]
+
+
+async def track(
+    db: AsyncSession, settings: Settings, *, principal: Principal, event: EventIn
+) -> Accepted:
+    """Store one event (see :func:`track_many`); its error is raised."""
+    [result] = await track_many(db, settings, principal=principal, events=[event])
+    if isinstance(result, CRMError):
+        raise result
+    return result
 
 
 def _validation_error(error: ValidationError) -> InvalidInput:
@@ -232,26 +318,19 @@ def _validation_error(error: ValidationError) -> InvalidInput:
 
 
 async def track_batch(
-    db: AsyncSession, settings: Settings, *, principal: Principal, events: list[dict[str, Any]]
+    db: AsyncSession, settings: Settings, *, principal: Principal, events: list[Any]
 ) -> list[Accepted | CRMError]:
-    """Each event on its own: a bad one is reported and rolled back, the others are kept."""
-    now = utcnow()
-    results: list[Accepted | CRMError] = []
-    for raw in events:
+    """A batch as sent: an item that is not an event is reported, the others are tracked."""
+    results: dict[int, Accepted | CRMError] = {}
+    parsed: dict[int, EventIn] = {}
+    for index, raw in enumerate(events):
         try:
-            event = EventIn.model_validate(raw)
+            parsed[index] = EventIn.model_validate(raw)
         except ValidationError as error:
-            results.append(_validation_error(error))
-            continue
-        savepoint = await db.begin_nested()
-        try:
-            results.append(await track(db, settings, principal=principal, event=event, now=now))
-        except CRMError as error:
-            await savepoint.rollback()
-            results.append(error)
-        else:
-            await savepoint.commit()
-    return results
+            results[index] = _validation_error(error)
+    tracked = await track_many(db, settings, principal=principal, events=list(parsed.values()))
+    results.update(zip(parsed, tracked, strict=True))
+    return [results[index] for index in range(len(events))]
 
 
 async def ensure_partitions(db: AsyncSession, *, months_ahead: int) -> int:
