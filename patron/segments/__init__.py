@@ -1,0 +1,1 @@
+"""Segments: the segment language (grammar, AST, compiler) and the live preview."""
