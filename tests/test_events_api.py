@@ -185,6 +185,14 @@ async def test_it_refuses_timestamps_in_the_future_beyond_clock_skew(
         client, headers, customer_id=str(customer.id), name="searched", timestamp=skewed
     )
     assert response.status_code == 201
+    code = await _refused(
+        client,
+        headers,
+        customer_id=str(customer.id),
+        name="searched",
+        timestamp="0001-01-01T00:00:00+14:00",
+    )
+    assert code == "timestamp_too_old"
 
 
 async def test_it_refuses_unknown_customers_and_events_from_nobody(

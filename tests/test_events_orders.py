@@ -184,6 +184,7 @@ async def test_it_refuses_what_an_order_must_not_be(
         ),
         (store.url("x"), _version(0, email=email, lines=[]), 422, "validation_error"),
         (store.url("%20"), _version(0, email=email), 422, "invalid_external_id"),
+        (store.url("a%00b"), _version(0, email=email), 422, "invalid_external_id"),
         (
             f"/api/v1/orders/by-external-id/{uuid.uuid4()}/x",
             _version(0, email=email),

@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -36,6 +36,7 @@ from patron.timeline.service import add_entry
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.:-]{0,99}$")
 MAX_PROPERTIES_BYTES = 16 * 1024
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+OLDEST = datetime(2000, 1, 1, tzinfo=UTC)
 KEEP_IDEMPOTENCY_KEYS = timedelta(days=30)
 
 
@@ -106,6 +107,8 @@ def check_timestamp(timestamp: datetime | None, *, now: datetime) -> datetime:
     moment = aware(timestamp) or now
     if moment > now + MAX_CLOCK_SKEW:
         raise _invalid("timestamp", "The timestamp is in the future.", "timestamp_in_future")
+    if moment < OLDEST:
+        raise _invalid("timestamp", "The timestamp is before the year 2000.", "timestamp_too_old")
     return moment
 
 

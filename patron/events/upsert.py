@@ -132,8 +132,10 @@ async def upsert_order(
     data: OrderUpsert,
 ) -> tuple[Order, Outcome]:
     external_id = external_id.strip()
-    if not external_id:
-        raise InvalidInput("The external ID cannot be blank.", code="invalid_external_id")
+    if not external_id or "\x00" in external_id:
+        raise InvalidInput(
+            "The external ID cannot be blank or hold NUL characters.", code="invalid_external_id"
+        )
     _check_path(data, channel=channel, external_id=external_id)
     version: datetime = aware(data.updated_at) or data.updated_at
     await _lock(db, channel, external_id)
