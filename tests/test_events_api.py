@@ -161,6 +161,21 @@ async def test_it_refuses_properties_over_the_size_limit(
     assert code == "invalid_properties"
 
 
+async def test_properties_with_text_that_cannot_be_stored_are_refused(
+    client: httpx2.AsyncClient, headers: dict[str, str]
+) -> None:
+    raw = b'{"anonymous_id": "v", "name": "searched", "properties": {"q": "\\ud800"}}'
+    for path, body in (
+        ("/api/v1/events", raw),
+        ("/api/v1/events/batch", b'{"events": [%s]}' % raw),
+    ):
+        response = await client.post(
+            path, headers={**headers, "content-type": "application/json"}, content=body
+        )
+        assert response.status_code in (200, 422), response.text
+        assert "invalid_properties" in response.text
+
+
 async def test_properties_must_be_a_json_object(
     client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
 ) -> None:

@@ -29,6 +29,8 @@ from patron.kit.schemas import API_PREFIX, COMMON_ERRORS, ErrorInfo, error_respo
 
 router = APIRouter(prefix=API_PREFIX, tags=["events"], responses=COMMON_ERRORS)
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+# naming a store's customer id that another customer already holds
+CONFLICT = error_responses(409)
 Paging = Annotated[PageParams, Depends(page_params)]
 EventName = Annotated[str | None, Query(max_length=100, description="Only events of this name")]
 
@@ -38,7 +40,10 @@ EventName = Annotated[str | None, Query(max_length=100, description="Only events
     response_model=EventAccepted,
     status_code=status.HTTP_201_CREATED,
     summary="Send one tracking event (201; 200 when its idempotency key was seen before)",
-    responses={200: {"model": EventAccepted, "description": "A duplicate: nothing stored"}},
+    responses={
+        **CONFLICT,
+        200: {"model": EventAccepted, "description": "A duplicate: nothing stored"},
+    },
 )
 async def track_event(
     body: EventIn, principal: EventWrite, db: DbSession, settings: SettingsDep, response: Response
@@ -81,6 +86,7 @@ async def track_batch(
 @router.post(
     "/events/identify",
     response_model=IdentifyOut,
+    responses=CONFLICT,
     summary="Tie an anonymous visitor to a customer: their earlier and later events join",
 )
 async def identify(

@@ -91,7 +91,10 @@ def check_properties(properties: dict[str, Any]) -> dict[str, Any]:
         raise _invalid(
             "properties", "Numbers must be finite (no NaN or Infinity).", "invalid_properties"
         ) from None
-    size = len(encoded.encode())
+    try:
+        size = len(encoded.encode())
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800"), which Python's JSON reader lets in
+        raise _invalid("properties", "Text must be valid Unicode.", "invalid_properties") from None
     if size > MAX_PROPERTIES_BYTES:
         raise _invalid(
             "properties",
