@@ -375,6 +375,39 @@ async def test_an_import_by_external_id_updates_the_customer_even_if_the_email_c
     assert link.external_id == "701"
 
 
+async def test_a_known_address_is_not_added_twice_and_a_new_one_is_not_the_default(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    header = ["email", "address_line1", "city", "postal_code", "country"]
+    first = make_csv([header, ["ada@example.com", "12 High St", "London", "N1 1AA", "GB"]])
+    assert (await full_import(client, admin_key, db, settings, first))["inserted"] == 1
+    second = make_csv(
+        [header,
+         ["ada@example.com", "12 HIGH ST", "London", "N1 1AA", "GB"],
+         ["bob@example.com", "1 Low Rd", "Leeds", "LS1 1AA", "GB"]]
+    )  # fmt: skip
+    assert (await full_import(client, admin_key, db, settings, second))["updated"] == 1
+    third = make_csv([header, ["ada@example.com", "3 New Rd", "Bath", "BA1 1AA", "GB"]])
+    assert (await full_import(client, admin_key, db, settings, third))["updated"] == 1
+    rows = (
+        await db.execute(
+            select(
+                Customer.email,
+                CustomerAddress.line1,
+                CustomerAddress.is_default_billing,
+                CustomerAddress.is_default_shipping,
+            )
+            .join(Customer, Customer.id == CustomerAddress.customer_id)
+            .order_by(Customer.email, CustomerAddress.created_at, CustomerAddress.line1)
+        )
+    ).all()
+    assert [tuple(row) for row in rows] == [
+        ("ada@example.com", "12 High St", True, True),
+        ("ada@example.com", "3 New Rd", False, False),
+        ("bob@example.com", "1 Low Rd", True, True),
+    ]
+
+
 async def test_an_email_a_customer_has_as_another_address_updates_that_customer(
     client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
 ) -> None:

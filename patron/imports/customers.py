@@ -223,25 +223,33 @@ async def _copy_stage(
 
 _MATCH_EXTERNAL = text(
     f"""
-    UPDATE {STAGE} s SET customer_id = coalesce(c.merged_into_id, c.id), matched = true
-    FROM customer_external_id x JOIN customer c ON c.id = x.customer_id
-    WHERE x.channel_id = :channel_id AND x.external_id = s.external_id
+    UPDATE {STAGE} s SET customer_id = o.customer_id, matched = true
+    FROM {STAGE} t CROSS JOIN LATERAL (
+        SELECT coalesce(c.merged_into_id, c.id) AS customer_id
+        FROM customer_external_id x JOIN customer c ON c.id = x.customer_id
+        WHERE x.channel_id = :channel_id AND x.external_id = t.external_id
+        LIMIT 1
+    ) o
+    WHERE t.external_id IS NOT NULL AND s.row_no = t.row_no
     """  # noqa: S608 (constant table name)
 )
 
 # an address a customer has as one of their other emails (and no live customer has as
-# their own) finds that customer; the oldest such link wins
+# their own) finds that customer; the oldest such link wins (a shop without other emails
+# skips the lookups)
 _MATCH_OTHER_EMAIL = text(
     f"""
     UPDATE {STAGE} s SET customer_id = o.customer_id, matched = true, other_email = true
-    FROM (
-        SELECT DISTINCT ON (e.email) e.email, coalesce(c.merged_into_id, c.id) AS customer_id
+    FROM {STAGE} t CROSS JOIN LATERAL (
+        SELECT coalesce(c.merged_into_id, c.id) AS customer_id
         FROM customer_email e JOIN customer c ON c.id = e.customer_id
-        WHERE e.email IN (SELECT email FROM {STAGE} WHERE NOT matched AND email IS NOT NULL)
-        ORDER BY e.email, e.created_at, e.id
+        WHERE e.email = t.email AND NOT EXISTS (
+            SELECT 1 FROM customer p WHERE p.email = e.email AND p.merged_into_id IS NULL)
+        ORDER BY e.created_at, e.id
+        LIMIT 1
     ) o
-    WHERE NOT s.matched AND s.email = o.email AND NOT EXISTS (
-        SELECT 1 FROM customer p WHERE p.email = s.email AND p.merged_into_id IS NULL)
+    WHERE NOT t.matched AND t.email IS NOT NULL AND s.row_no = t.row_no
+        AND EXISTS (SELECT 1 FROM customer_email)
     """  # noqa: S608 (constant table name)
 )
 
@@ -281,6 +289,10 @@ _EXTERNAL_IDS = text(
     """  # noqa: S608
 )
 
+# The stored addresses, consents and other emails of the batch's customers are looked up one
+# customer at a time, by customer_id only (a LATERAL subquery with LIMIT or an aggregate keeps
+# the planner from joining whole tables, which made every batch of a large import read all
+# the rows the earlier batches wrote), and not at all for the customers this batch created.
 _ADDRESSES = text(
     f"""
     INSERT INTO customer_address (
@@ -290,16 +302,16 @@ _ADDRESSES = text(
     SELECT DISTINCT ON (s.customer_id)
         s.new_id, s.customer_id, s.first_name, s.last_name, coalesce(s.company, ''),
         s.line1, s.line2, s.city, s.region, s.postal_code, s.country, s.phone,
-        NOT EXISTS (SELECT 1 FROM customer_address d
-                    WHERE d.customer_id = s.customer_id AND d.is_default_billing),
-        NOT EXISTS (SELECT 1 FROM customer_address d
-                    WHERE d.customer_id = s.customer_id AND d.is_default_shipping),
-        now(), now()
+        d.billing IS NOT TRUE, d.shipping IS NOT TRUE, now(), now()
     FROM {STAGE} s
-    WHERE s.line1 IS NOT NULL AND s.country IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM customer_address a
-        WHERE a.customer_id = s.customer_id AND lower(a.line1) = lower(s.line1)
-          AND a.postal_code = s.postal_code AND a.country = s.country)
+    LEFT JOIN LATERAL (
+        SELECT bool_or(a.is_default_billing) AS billing,
+               bool_or(a.is_default_shipping) AS shipping,
+               bool_or(lower(a.line1) = lower(s.line1) AND a.postal_code = s.postal_code
+                       AND a.country = s.country) AS same
+        FROM customer_address a WHERE NOT s.inserted AND a.customer_id = s.customer_id
+    ) d ON true
+    WHERE s.line1 IS NOT NULL AND s.country IS NOT NULL AND d.same IS NOT TRUE
     ORDER BY s.customer_id, s.row_no
     ON CONFLICT (id) DO NOTHING
     """  # noqa: S608
@@ -313,8 +325,11 @@ _CONSENT_EVENTS = """
         s.{channel}_event_id, s.customer_id, '{channel}', 'marketing', s.{column}, c.status,
         {occurred}, :source, :actor
     FROM {stage} s
-    LEFT JOIN consent c
-        ON c.customer_id = s.customer_id AND c.channel = '{channel}' AND c.purpose = 'marketing'
+    LEFT JOIN LATERAL (
+        SELECT max(status) FILTER (WHERE channel = '{channel}' AND purpose = 'marketing')
+            AS status
+        FROM consent WHERE NOT s.inserted AND customer_id = s.customer_id
+    ) c ON true
     WHERE s.{column} IS NOT NULL AND c.status IS DISTINCT FROM s.{column}
     ORDER BY s.customer_id, s.row_no
 """
