@@ -53,6 +53,7 @@ def api_routers() -> list[APIRouter]:
     from patron.imports.api import router as imports_api
     from patron.integrations.api import router as integrations_api
     from patron.orders.api import routers as order_apis
+    from patron.segments.api import router as segments_api
     from patron.timeline.api import router as timeline_api
     from patron.users.api import router as users_api
     from patron.webhooks.api import router as webhooks_api
@@ -76,6 +77,7 @@ def api_routers() -> list[APIRouter]:
         imports_api,
         integrations_api,
         webhooks_api,
+        segments_api,
     ]
 
 

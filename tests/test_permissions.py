@@ -143,6 +143,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/events/batch"): "events:write",
     ("POST", "/api/v1/events/identify"): "events:write",
     ("GET", "/api/v1/customers/{customer_id}/events"): "customers:read",
+    ("POST", "/api/v1/segments/preview"): "segments:read+customers:read",
+    ("POST", "/api/v1/segments/validate"): "segments:read",
     ("GET", "/api/v1/carts"): "orders:read",
     ("GET", "/api/v1/channels"): "orders:read",
     ("POST", "/api/v1/channels"): "settings:admin",

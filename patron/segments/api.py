@@ -1,0 +1,69 @@
+"""/api/v1/segments: check an expression as it is typed, and preview its members."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from patron.db.deps import ReadSession
+from patron.kit.schemas import API_PREFIX, COMMON_ERRORS, error_responses
+from patron.segments import repository
+from patron.segments.ast import to_json
+from patron.segments.auth import SegmentPreview, SegmentRead
+from patron.segments.errors import SegmentError
+from patron.segments.language import compile_for, compile_text
+from patron.segments.schemas import (
+    ExpressionIn,
+    MemberOut,
+    PreviewOut,
+    ProblemOut,
+    ValidationOut,
+)
+from patron.segments.text import to_text
+
+router = APIRouter(prefix=f"{API_PREFIX}/segments", tags=["segments"], responses=COMMON_ERRORS)
+
+
+@router.post(
+    "/preview",
+    response_model=PreviewOut,
+    responses=error_responses(503),
+    summary="Count the customers an expression selects and show the first of them",
+)
+async def preview(body: ExpressionIn, principal: SegmentPreview, db: ReadSession) -> PreviewOut:
+    compiled = await compile_for(db, body.expression)
+    query = repository.member_ids(principal, compiled.where)
+    found = await repository.preview(db, query)
+    return PreviewOut(
+        count=found.count,
+        members=[MemberOut.model_validate(member) for member in found.members],
+        ast=to_json(compiled.tree),
+        text=to_text(compiled.tree),
+    )
+
+
+@router.post(
+    "/validate",
+    response_model=ValidationOut,
+    summary="Check an expression without running it: errors with positions, field names",
+)
+async def validate(body: ExpressionIn, _: SegmentRead, db: ReadSession) -> ValidationOut:
+    catalog = await repository.load_catalog(db)
+    try:
+        compiled = compile_text(body.expression, catalog)
+    except SegmentError as error:
+        problem = ProblemOut(
+            code=error.code,
+            message=error.message,
+            line=error.line,
+            column=error.column,
+            expected=error.expected,
+            suggestion=error.suggestion,
+        )
+        return ValidationOut(valid=False, errors=[problem], fields=catalog.names())
+    return ValidationOut(
+        valid=True,
+        errors=[],
+        ast=to_json(compiled.tree),
+        text=to_text(compiled.tree),
+        fields=catalog.names(),
+    )

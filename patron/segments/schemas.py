@@ -1,0 +1,55 @@
+"""Request and response bodies of the segment API."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from pydantic import Field, field_serializer
+
+from patron.kit.schemas import Input, Schema
+
+# longer than the language allows, so an over-long expression gets the language's own
+# "too_complex" error rather than a generic validation error
+MAX_BODY_EXPRESSION = 100_000
+
+
+class ExpressionIn(Input):
+    expression: str = Field(max_length=MAX_BODY_EXPRESSION, examples=["orders_count >= 2"])
+
+
+class MemberOut(Schema):
+    id: uuid.UUID
+    name: str
+    email: str | None
+    lifecycle: str
+    total_spent: Decimal
+
+    @field_serializer("total_spent")
+    def _money(self, value: Decimal) -> str:
+        return f"{value:.2f}"
+
+
+class PreviewOut(Schema):
+    count: int = Field(description="How many customers you may see are in the segment")
+    members: list[MemberOut] = Field(description="The first members, oldest customers first")
+    ast: dict[str, Any] = Field(description="The expression's tree, as the visual builder uses it")
+    text: str = Field(description="The expression in canonical form")
+
+
+class ProblemOut(Schema):
+    code: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+    expected: list[str] = Field(default_factory=list)
+    suggestion: str | None = None
+
+
+class ValidationOut(Schema):
+    valid: bool
+    errors: list[ProblemOut]
+    ast: dict[str, Any] | None = None
+    text: str | None = None
+    fields: list[str] = Field(description="Every field name an expression may use")
