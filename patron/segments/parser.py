@@ -47,7 +47,7 @@ MAX_DECIMALS = 4
 MAX_PERIOD: dict[Unit, int] = {"days": 36_500, "weeks": 5_200, "months": 1_200, "years": 100}
 
 DESCRIPTIONS = {
-    "NAME": "a field name",
+    "NAME": "a name",
     "CUSTOM_FIELD": "custom.<field>",
     "STRING": 'a quoted text ("...")',
     "NUMBER": "a number",
