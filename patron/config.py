@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     import_keep_days: int = Field(default=30, ge=1)
     # raw webhook deliveries from stores (and their de-duplication keys) are kept this long
     webhook_receipt_keep_days: int = Field(default=90, ge=1)
+    # a Stripe-Signature timestamp further than this from now is refused (replays)
+    stripe_signature_tolerance: int = Field(default=300, ge=1)
     # hosts the panel may load product pictures from (https only), e.g. ["cdn.shopify.com"]
     image_hosts: list[str] = Field(default_factory=list)
     vip_spent_threshold: int = Field(default=1000, ge=0)

@@ -23,13 +23,18 @@ from patron.errors import CRMError
 from patron.integrations import repository
 from patron.integrations.context import Context, Outcome
 from patron.integrations.shopify import handlers as shopify
+from patron.integrations.stripe import handlers as stripe
 from patron.integrations.woocommerce import handlers as woocommerce
 from patron.kit.time import utcnow
 from patron.models import Channel, StoreConnection, WebhookReceipt
 
 log = structlog.get_logger(__name__)
 Handle = Callable[[Context, str, dict[str, Any]], Awaitable[Outcome]]
-PROVIDERS: dict[str, Handle] = {"shopify": shopify.handle, "woocommerce": woocommerce.handle}
+PROVIDERS: dict[str, Handle] = {
+    "shopify": shopify.handle,
+    "woocommerce": woocommerce.handle,
+    "stripe": stripe.handle,
+}
 MAX_ERROR = 2000
 
 

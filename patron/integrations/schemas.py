@@ -10,7 +10,7 @@ from pydantic import Field
 
 from patron.kit.schemas import Input, Schema
 
-Provider = Literal["shopify", "woocommerce"]
+Provider = Literal["shopify", "woocommerce", "stripe"]
 ConnectionStatus = Literal["active", "paused", "uninstalled"]
 ReceiptStatus = Literal["received", "processed", "ignored", "failed", "pending"]
 
@@ -21,7 +21,10 @@ class ConnectionCreate(Input):
     shop_domain: str = Field(
         min_length=1,
         max_length=255,
-        description="Shopify: the shop's myshopify.com domain; WooCommerce: the site's URL",
+        description=(
+            "Shopify: the shop's myshopify.com domain; WooCommerce: the site's URL; "
+            "Stripe: the account id (acct_...)"
+        ),
     )
     webhook_secret: str = Field(
         min_length=8, max_length=500, description="The secret the store signs webhooks with"

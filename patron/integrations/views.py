@@ -28,7 +28,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 STATUS_DAYS = 14
 RECENT = 25
 FAILURES = 50
-PROVIDER_LABELS = {"shopify": "Shopify", "woocommerce": "WooCommerce"}
+PROVIDER_LABELS = {"shopify": "Shopify", "woocommerce": "WooCommerce", "stripe": "Stripe"}
 
 
 def _box(request: Request) -> SecretBox:

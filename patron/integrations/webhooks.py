@@ -22,6 +22,7 @@ from patron.errors import error_body
 from patron.integrations import service
 from patron.integrations.shopify.topics import PRIVACY_TOPICS as SHOPIFY_PRIVACY
 from patron.integrations.signatures import signature_matches
+from patron.integrations.stripe import webhook as stripe
 from patron.kit.crypto import SecretBox
 from patron.models import StoreConnection
 
@@ -162,3 +163,8 @@ async def woocommerce_webhook(connection_id: str, request: Request, db: DbSessio
             return _refuse(404, "connection_not_found", "No such store connection.")
         return JSONResponse({"status": "ping"})
     return await receive(request, db, WOOCOMMERCE, connection_id)
+
+
+@router.post("/webhooks/stripe/{connection_id}")
+async def stripe_webhook(connection_id: str, request: Request, db: DbSession) -> JSONResponse:
+    return await stripe.receive(request, db, await _connection(db, "stripe", connection_id))

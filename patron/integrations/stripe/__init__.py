@@ -1,0 +1,1 @@
+"""Stripe: signed webhook events turned into payments, refunds and customers."""
