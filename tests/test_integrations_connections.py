@@ -72,7 +72,8 @@ async def test_connecting_refuses_bad_input_with_stable_codes(
     cases = [
         ({"shop_domain": "evil.example.com"}, 422, "invalid_shop_domain"),
         ({"webhook_secret": "short"}, 422, "validation_error"),
-        ({"provider": "stripe"}, 422, "validation_error"),
+        ({"provider": "stripe"}, 422, "invalid_stripe_account"),
+        ({"provider": "magento"}, 422, "validation_error"),
         ({"channel_id": str(uuid.uuid4())}, 422, "unknown_channel"),
         ({"unexpected": 1}, 422, "validation_error"),
     ]

@@ -215,6 +215,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/integrations/{connection_id}/receipts/{receipt_id}/reprocess"): "integrations:write",
     ("POST", "/webhooks/shopify/{connection_id}"): PUBLIC,  # signed by the store instead
     ("POST", "/webhooks/woocommerce/{connection_id}"): PUBLIC,
+    ("POST", "/webhooks/stripe/{connection_id}"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
