@@ -25,6 +25,7 @@ from typing import Any
 import httpx2
 import psycopg
 
+from bench.dataset import _figure as rows_per_second
 from bench.harness import Context, run_async, say
 from bench.load import BenchError, percentile
 from bench.report import Figure, Report, now_iso
@@ -196,17 +197,8 @@ def run(context: Context) -> Report:
         server_cpu_percent=100 * tally.server_cpu / options.duration,
         server_cpu_ms=1000 * tally.server_cpu / tally.events if tally.events else None,
     )
-    copy = Figure(
-        name="PostgreSQL COPY of the stored rows into tracking_event",
-        unit="rows/s",
-        clients=1,
-        duration=round(copy_seconds, 3),
-        succeeded=copied,
-        failed=0,
-        rate=copied / copy_seconds if copy_seconds else 0.0,
-        p50_ms=None,
-        p95_ms=None,
-        p99_ms=None,
+    copy = rows_per_second(
+        "PostgreSQL COPY of the stored rows into tracking_event", copied, copy_seconds
     )
     report = Report(
         capability=NAME,
