@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import time
 import uuid
 from decimal import Decimal
@@ -605,3 +606,35 @@ async def test_malformed_events_fail_visibly_and_are_reprocessed_after_a_fix(
     assert again.status == "processed", again.error
     [payment] = await _payments(db, order)
     assert payment.amount == Decimal("40.00")
+
+
+async def test_any_order_of_duplicated_payment_events_ends_in_the_same_state(
+    client: httpx2.AsyncClient, db: AsyncSession, settings: Settings
+) -> None:
+    connection = await _connect(db, settings)
+    customer = await _customer(db, settings)
+    shuffler = random.Random(20261123)
+    for run in range(5):
+        order = await _order(db, settings, customer)
+        ids = {"pi": f"pi_3Run{run}", "ch": f"ch_3Run{run}"}
+        meta = {"order_id": str(order.id)}
+        events = [
+            event("charge.succeeded", charge(metadata=meta, **ids)),
+            event("payment_intent.succeeded", intent(metadata=meta, pi=ids["pi"])),
+            event("charge.refunded", charge(refunded=1000, metadata=meta, **ids)),
+            event("charge.refunded", charge(refunded=2500, metadata=meta, **ids)),
+        ]
+        # Stripe's retries (same event id) and the same state sent again under a new event id
+        events += [shuffler.choice(events), {**shuffler.choice(events), "id": f"evt_again{run}"}]
+        shuffler.shuffle(events)
+        for payload in events:
+            assert (await _send(client, connection, payload)).status_code == 200
+        receipts = await work(db, settings)
+        assert {r.status for r in receipts} == {"processed"}, [r.error for r in receipts]
+        [payment] = await _payments(db, order)
+        await db.refresh(order)
+        assert (payment.status, order.refunded_total, order.financial_status) == (
+            "succeeded",
+            Decimal("25.00"),
+            "partially_refunded",
+        ), [e["type"] for e in events]

@@ -254,6 +254,8 @@ async def _match(ctx: Context, attempt: Attempt) -> Match:
     customer = await customers.find(ctx, attempt.stripe_customer, None)
     if customer is None and attempt.email:
         how = "email"
+        # two payments of a new email at once must not make two customers
+        await ctx.is_stale("email", attempt.email.lower(), None)
         customer = await customers.find(ctx, None, attempt.email)
     if customer is None:
         if not attempt.email:
