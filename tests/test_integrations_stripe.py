@@ -590,15 +590,20 @@ async def test_malformed_events_fail_visibly_and_are_reprocessed_after_a_fix(
         await _send(
             client, connection, event("charge.succeeded", charge(metadata={"order_number": "2001"}))
         ),
+        await _send(client, connection, event("charge.succeeded", charge(amount=10**15))),
+        await _send(client, connection, b"[1, 2]"),
     ]
-    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert [r.status_code for r in responses] == [200] * 5
     receipts = await work(db, settings)
     assert [(r.status, r.error_code) for r in receipts] == [
         ("failed", "malformed_json"),
         ("failed", "invalid_payload"),
         ("failed", "order_not_found"),
+        ("failed", "invalid_payload"),
+        ("failed", "invalid_payload"),
     ]
     assert "amount" in receipts[1].error
+    assert "amount" in receipts[3].error
     customer = await _customer(db, settings)
     order = await _order(db, settings, customer, number="2001")
     await service.reprocess(db, connection, receipts[2], actor=SYSTEM)

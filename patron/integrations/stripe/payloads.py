@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from patron.integrations.stripe.money import from_minor
 
@@ -31,9 +31,12 @@ def _reference(value: object) -> object:
 
 
 Text = Annotated[str, BeforeValidator(_text)]
-Minor = Annotated[int, Field(ge=0)]
+# Stripe's own limit is 8 digits; this one keeps any currency inside Patron's NUMERIC(14, 2)
+Minor = Annotated[int, Field(ge=0, le=99_999_999_999)]
+Seconds = Annotated[int, Field(ge=0, le=10_000_000_000)]
 Currency = Annotated[str, Field(pattern=r"^[a-zA-Z]{3}$")]
-Reference = Annotated[str | None, BeforeValidator(_reference)]
+StripeId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Reference = Annotated[StripeId | None, BeforeValidator(_reference)]
 Metadata = Annotated[dict[str, str], BeforeValidator(_metadata)]
 
 
@@ -48,7 +51,7 @@ def moment(seconds: int) -> datetime:
 class Event(Payload):
     id: str = Field(min_length=1, max_length=200)
     type: str
-    created: int
+    created: Seconds
     data: dict[str, Any]
 
     @property
@@ -80,12 +83,12 @@ class PaymentError(Payload):
 
 
 class Charge(Payload):
-    id: str = Field(pattern=r"^(ch|py)_")
+    id: StripeId = Field(pattern=r"^(ch|py)_")
     amount: Minor
     amount_captured: Minor = 0
     amount_refunded: Minor = 0
     currency: Currency
-    created: int
+    created: Seconds
     captured: bool = True
     status: Text = ""
     customer: Reference = None
@@ -98,11 +101,11 @@ class Charge(Payload):
 
 
 class PaymentIntent(Payload):
-    id: str = Field(pattern=r"^pi_")
+    id: StripeId = Field(pattern=r"^pi_")
     amount: Minor
     amount_received: Minor = 0
     currency: Currency
-    created: int
+    created: Seconds
     status: Text = ""
     customer: Reference = None
     latest_charge: Reference = None
@@ -117,10 +120,10 @@ class CustomerDetails(Payload):
 
 
 class CheckoutSession(Payload):
-    id: str = Field(pattern=r"^cs_")
+    id: StripeId = Field(pattern=r"^cs_")
     amount_total: Minor | None = None
     currency: Currency | None = None
-    created: int
+    created: Seconds
     payment_status: Text = ""
     customer: Reference = None
     customer_email: Text = ""
@@ -131,11 +134,11 @@ class CheckoutSession(Payload):
 
 
 class Customer(Payload):
-    id: str = Field(pattern=r"^cus_")
+    id: StripeId = Field(pattern=r"^cus_")
     email: Text = ""
     name: Text = ""
     phone: Text = ""
-    created: int = 0
+    created: Seconds = 0
     deleted: bool = False
 
 
