@@ -54,6 +54,7 @@ def api_routers() -> list[APIRouter]:
     from patron.integrations.api import router as integrations_api
     from patron.orders.api import routers as order_apis
     from patron.segments.api import router as segments_api
+    from patron.segments.saved_api import router as saved_segments_api
     from patron.timeline.api import router as timeline_api
     from patron.users.api import router as users_api
     from patron.webhooks.api import router as webhooks_api
@@ -78,6 +79,7 @@ def api_routers() -> list[APIRouter]:
         integrations_api,
         webhooks_api,
         segments_api,
+        saved_segments_api,
     ]
 
 

@@ -263,7 +263,7 @@ def test_consent_on_an_unknown_channel_is_an_unknown_field() -> None:
     assert _compile_error("fax consent = subscribed").code == "unknown_field"
 
 
-def test_membership_of_saved_segments_is_reserved_syntax() -> None:
+def test_naming_a_segment_that_does_not_exist_is_an_unknown_segment() -> None:
     assert parse('in segment "VIPs"') == InSegment("VIPs")
     assert _compile_error('in segment "VIPs"').code == "unknown_segment"
 

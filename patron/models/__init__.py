@@ -42,6 +42,12 @@ from patron.models.orders import (
     Shipment,
     ShipmentEvent,
 )
+from patron.models.segments import (
+    Segment,
+    SegmentMember,
+    SegmentMembershipChange,
+    SegmentSize,
+)
 from patron.models.staff import (
     ApiKey,
     AuthToken,
@@ -93,6 +99,10 @@ __all__ = [
     "ReturnLine",
     "Role",
     "SavedView",
+    "Segment",
+    "SegmentMember",
+    "SegmentMembershipChange",
+    "SegmentSize",
     "Shipment",
     "ShipmentEvent",
     "StaffNotification",

@@ -12,3 +12,6 @@ from patron.auth.principal import Principal
 SegmentRead = Annotated[Principal, Depends(require("segments:read"))]
 # a preview lists customers, so it also needs the right to see them
 SegmentPreview = Annotated[Principal, Depends(require("segments:read", "customers:read"))]
+SegmentWrite = Annotated[Principal, Depends(require("segments:write"))]
+SegmentMembersRead = Annotated[Principal, Depends(require("segments:read", "customers:read"))]
+SegmentMembersWrite = Annotated[Principal, Depends(require("segments:write", "customers:read"))]

@@ -8,6 +8,7 @@ text. Every condition is two-valued (never NULL), so ``not`` means what a reader
 from __future__ import annotations
 
 import calendar
+import difflib
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from patron.models import (
     Order,
     OrderLine,
     Product,
+    SegmentMember,
     StaffUser,
     TrackingEvent,
     product_category,
@@ -428,8 +430,19 @@ def condition(node: Node, ctx: Context) -> Clause:
     if isinstance(node, Did):
         return _did(node, ctx)
     assert isinstance(node, InSegment)
-    raise UnknownSegment(
-        f"{_prefix(node.pos)}there is no saved segment '{node.name}' "
-        "(saved segments are not available yet).",
-        **_where(node.pos),
-    )
+    return _in_segment(node, ctx)
+
+
+def _in_segment(node: InSegment, ctx: Context) -> Clause:
+    """Members of a saved segment as last refreshed (static lists: as they stand)."""
+    segment_id = ctx.catalog.segments.get(node.name.lower())
+    if segment_id is None:
+        close = difflib.get_close_matches(node.name.lower(), list(ctx.catalog.segments), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise UnknownSegment(
+            f"{_prefix(node.pos)}there is no saved segment '{node.name}'.{hint}",
+            suggestion=close[0] if close else None,
+            **_where(node.pos),
+        )
+    members = select(SegmentMember.customer_id).where(SegmentMember.segment_id == segment_id)
+    return Customer.id.in_(members)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from typing import Literal
 
 from patron.models import CustomFieldDefinition
@@ -71,6 +72,7 @@ class Catalog:
     """Every field name an expression may use: the built-in ones and ``custom.<key>``."""
 
     custom: dict[str, FieldSpec]
+    segments: dict[str, uuid.UUID] = field(default_factory=dict)  # by lower-cased name
 
     def names(self) -> list[str]:
         return [*BUILTIN, *self.custom]
@@ -92,7 +94,9 @@ class Catalog:
         )
 
 
-def catalog_of(definitions: list[CustomFieldDefinition]) -> Catalog:
+def catalog_of(
+    definitions: list[CustomFieldDefinition], segments: dict[str, uuid.UUID] | None = None
+) -> Catalog:
     return Catalog(
         {
             f"custom.{d.key}": FieldSpec(
@@ -100,5 +104,6 @@ def catalog_of(definitions: list[CustomFieldDefinition]) -> Catalog:
             )
             for d in definitions
             if d.entity == "customer"
-        }
+        },
+        {name.lower(): segment_id for name, segment_id in (segments or {}).items()},
     )

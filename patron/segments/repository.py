@@ -6,13 +6,24 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, Uuid, delete, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.auth.principal import Principal
 from patron.customers.repository import visible_customers
-from patron.models import Customer, CustomerMetrics, CustomFieldDefinition
+from patron.errors import NotFound
+from patron.kit.pagination import PageParams, paginate
+from patron.models import (
+    Customer,
+    CustomerMetrics,
+    CustomFieldDefinition,
+    Segment,
+    SegmentMember,
+    SegmentMembershipChange,
+    SegmentSize,
+)
 from patron.segments.errors import SegmentTimeout
 from patron.segments.fields import Catalog, catalog_of
 
@@ -23,7 +34,17 @@ async def load_catalog(db: AsyncSession) -> Catalog:
     definitions = await db.scalars(
         select(CustomFieldDefinition).where(CustomFieldDefinition.entity == "customer")
     )
-    return catalog_of(list(definitions))
+    segments = dict((await db.execute(select(Segment.name, Segment.id))).all())
+    return catalog_of(list(definitions), segments)
+
+
+def all_member_ids(condition: ColumnElement[bool]) -> Select[uuid.UUID]:
+    """Ids of every live customer meeting ``condition`` (a segment's own membership)."""
+    return (
+        select(Customer.id)
+        .outerjoin(CustomerMetrics, CustomerMetrics.customer_id == Customer.id)
+        .where(Customer.merged_into_id.is_(None), condition)
+    )
 
 
 def member_ids(principal: Principal, condition: ColumnElement[bool]) -> Select[uuid.UUID]:
@@ -88,3 +109,96 @@ async def preview(
             Member(c.id, c.name, c.email, c.lifecycle_stage, Decimal(spent)) for c, spent in rows
         ],
     )
+
+
+# -- saved segments ----------------------------------------------------------------------------
+
+
+async def segments(db: AsyncSession) -> list[Segment]:
+    return list(await db.scalars(select(Segment).order_by(Segment.name)))
+
+
+async def get_segment(
+    db: AsyncSession, segment_id: uuid.UUID, *, for_update: bool = False
+) -> Segment:
+    query = select(Segment).where(Segment.id == segment_id)
+    segment = await db.scalar(query.with_for_update() if for_update else query)
+    if segment is None:
+        raise NotFound("No such segment.", code="segment_not_found")
+    return segment
+
+
+async def name_taken(db: AsyncSession, name: str) -> bool:
+    return await db.scalar(select(Segment.id).where(Segment.name == name)) is not None
+
+
+async def add_members(
+    db: AsyncSession, segment_id: uuid.UUID, ids: Select[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Adds the customers of ``ids``; returns those that were not members yet."""
+    found = ids.subquery()
+    statement = (
+        pg_insert(SegmentMember)
+        .from_select(["segment_id", "customer_id"], select(literal(segment_id, Uuid), found.c.id))
+        .on_conflict_do_nothing()
+        .returning(SegmentMember.customer_id)
+    )
+    return list(await db.scalars(statement))
+
+
+async def remove_members(
+    db: AsyncSession,
+    segment_id: uuid.UUID,
+    *,
+    keep: Select[uuid.UUID] | None = None,
+    drop: list[uuid.UUID] | None = None,
+) -> list[uuid.UUID]:
+    """Removes the members not in ``keep`` (or those in ``drop``); returns who left."""
+    statement = delete(SegmentMember).where(SegmentMember.segment_id == segment_id)
+    if keep is not None:
+        statement = statement.where(SegmentMember.customer_id.not_in(keep))
+    if drop is not None:
+        statement = statement.where(SegmentMember.customer_id.in_(drop))
+    return list(await db.scalars(statement.returning(SegmentMember.customer_id)))
+
+
+async def record_changes(
+    db: AsyncSession, segment_id: uuid.UUID, *, entered: list[uuid.UUID], exited: list[uuid.UUID]
+) -> int:
+    """Writes the entered/exited rows and a size row; returns the size."""
+    rows = [{"segment_id": segment_id, "customer_id": c, "change": "entered"} for c in entered]
+    rows += [{"segment_id": segment_id, "customer_id": c, "change": "exited"} for c in exited]
+    if rows:
+        await db.execute(insert(SegmentMembershipChange), rows)
+    size = await db.scalar(
+        select(func.count())
+        .select_from(SegmentMember)
+        .where(SegmentMember.segment_id == segment_id)
+    )
+    db.add(
+        SegmentSize(segment_id=segment_id, size=size or 0, entered=len(entered), exited=len(exited))
+    )
+    return int(size or 0)
+
+
+async def members_page(
+    db: AsyncSession, principal: Principal, segment_id: uuid.UUID, page: PageParams
+) -> tuple[list[Customer], str | None]:
+    """The members the principal may see, by customer id (keyset pages)."""
+    members = select(SegmentMember.customer_id).where(SegmentMember.segment_id == segment_id)
+    query = visible_customers(principal).where(Customer.id.in_(members))
+    return await paginate(db, query, order=[Customer.id], params=page, descending=False)
+
+
+async def sizes(db: AsyncSession, segment_id: uuid.UUID, *, limit: int = 365) -> list[SegmentSize]:
+    query = (
+        select(SegmentSize)
+        .where(SegmentSize.segment_id == segment_id)
+        .order_by(SegmentSize.recorded_at.desc(), SegmentSize.id.desc())
+        .limit(limit)
+    )
+    return list(await db.scalars(query))
+
+
+async def dynamic_segment_ids(db: AsyncSession) -> list[uuid.UUID]:
+    return list(await db.scalars(select(Segment.id).where(Segment.kind == "dynamic")))

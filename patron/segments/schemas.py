@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_serializer
 
@@ -53,3 +54,55 @@ class ValidationOut(Schema):
     ast: dict[str, Any] | None = None
     text: str | None = None
     fields: list[str] = Field(description="Every field name an expression may use")
+
+
+class SegmentIn(Input):
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=2000)
+    kind: Literal["dynamic", "static"] = "dynamic"
+    expression: str | None = Field(
+        default=None,
+        max_length=MAX_BODY_EXPRESSION,
+        description="Dynamic: the segment. Static: whose current members make the list",
+    )
+    customer_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=10_000, description="Static: customers to put in"
+    )
+
+
+class SegmentOut(Schema):
+    id: uuid.UUID
+    name: str
+    description: str
+    kind: str
+    expression: str
+    ast: dict[str, Any] | None
+    created_by_id: uuid.UUID | None
+    member_count: int
+    refreshed_at: datetime | None
+    created_at: datetime
+
+
+class MembersIn(Input):
+    add: list[uuid.UUID] = Field(default_factory=list, max_length=10_000)
+    remove: list[uuid.UUID] = Field(default_factory=list, max_length=10_000)
+
+
+class ChangedOut(Schema):
+    size: int
+    entered: int
+    exited: int
+
+
+class SegmentMemberOut(Schema):
+    id: uuid.UUID
+    name: str
+    email: str | None
+    lifecycle: str = Field(validation_alias="lifecycle_stage")
+
+
+class SizeOut(Schema):
+    size: int
+    entered: int
+    exited: int
+    recorded_at: datetime

@@ -1,0 +1,142 @@
+"""Saved segments: create, refresh, change static lists, delete. Only flushes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from patron.auth.principal import Principal
+from patron.customers.repository import visible_customers
+from patron.errors import Conflict, InvalidInput
+from patron.kit.time import utcnow
+from patron.models import Customer, Segment
+from patron.segments import repository
+from patron.segments.ast import to_json
+from patron.segments.language import compile_for
+from patron.segments.text import to_text
+
+MAX_IDS = 10_000
+
+
+@dataclass(frozen=True)
+class Changed:
+    size: int
+    entered: int
+    exited: int
+
+
+async def create_segment(
+    db: AsyncSession,
+    *,
+    principal: Principal,
+    name: str,
+    description: str,
+    kind: str,
+    expression: str | None,
+    customer_ids: list[uuid.UUID],
+) -> Segment:
+    """A dynamic segment (from an expression, filled at once) or a static list (a snapshot
+    of an expression's current members the creator may see, plus any given customers)."""
+    if await repository.name_taken(db, name):
+        raise Conflict(f"A segment named {name!r} exists already.", code="segment_name_taken")
+    if kind == "dynamic" and (not expression or customer_ids):
+        raise InvalidInput(
+            "A dynamic segment needs an expression and no customer list.",
+            code="dynamic_needs_expression",
+        )
+    segment = Segment(
+        name=name,
+        description=description,
+        kind=kind,
+        created_by_id=principal.user_id,
+    )
+    if expression:
+        compiled = await compile_for(db, expression)
+        segment.expression, segment.ast = to_text(compiled.tree), to_json(compiled.tree)
+    db.add(segment)
+    await db.flush()
+    if kind == "dynamic":
+        await refresh_segment(db, segment)
+        return segment
+    entered: list[uuid.UUID] = []
+    if expression:
+        snapshot = repository.member_ids(principal, compiled.where)
+        entered += await repository.add_members(db, segment.id, snapshot)
+    entered += await _add_visible(db, principal, segment, customer_ids)
+    await _settle(db, segment, entered=entered, exited=[])
+    return segment
+
+
+async def _add_visible(
+    db: AsyncSession, principal: Principal, segment: Segment, customer_ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    wanted = set(customer_ids)
+    if not wanted:
+        return []
+    if len(wanted) > MAX_IDS:
+        raise InvalidInput(f"At most {MAX_IDS} customers at a time.", code="too_many_customers")
+    visible = visible_customers(principal).with_only_columns(Customer.id)
+    visible = visible.where(Customer.id.in_(wanted))
+    found = set((await db.scalars(visible)).all())
+    if found != wanted:
+        missing = sorted(str(customer_id) for customer_id in wanted - found)
+        raise InvalidInput(
+            "Some customers do not exist or are not visible to you.",
+            code="unknown_customers",
+            details=[{"field": "customer_ids", "message": m} for m in missing[:20]],
+        )
+    return await repository.add_members(db, segment.id, visible)
+
+
+async def _settle(
+    db: AsyncSession,
+    segment: Segment,
+    *,
+    entered: list[uuid.UUID],
+    exited: list[uuid.UUID],
+    now: datetime | None = None,
+) -> Changed:
+    size = await repository.record_changes(db, segment.id, entered=entered, exited=exited)
+    segment.member_count = size
+    segment.refreshed_at = now or utcnow()
+    await db.flush()
+    return Changed(size, len(entered), len(exited))
+
+
+async def refresh_segment(
+    db: AsyncSession, segment: Segment, *, now: datetime | None = None
+) -> Changed:
+    """Brings a dynamic segment's members up to date, recording who entered and who left."""
+    if segment.kind != "dynamic":
+        raise Conflict("A static list changes only by hand.", code="segment_not_dynamic")
+    compiled = await compile_for(db, segment.expression, now=now)
+    current = repository.all_member_ids(compiled.where)
+    exited = await repository.remove_members(db, segment.id, keep=current)
+    entered = await repository.add_members(db, segment.id, current)
+    return await _settle(db, segment, entered=entered, exited=exited, now=now)
+
+
+async def change_members(
+    db: AsyncSession,
+    *,
+    principal: Principal,
+    segment: Segment,
+    add: list[uuid.UUID],
+    remove: list[uuid.UUID],
+) -> Changed:
+    """Adds or removes customers of a static list by hand."""
+    if segment.kind != "static":
+        raise Conflict(
+            "A dynamic segment's members follow its expression.", code="segment_not_static"
+        )
+    entered = await _add_visible(db, principal, segment, add)
+    exited = await repository.remove_members(db, segment.id, drop=remove) if remove else []
+    return await _settle(db, segment, entered=entered, exited=exited)
+
+
+async def delete_segment(db: AsyncSession, segment: Segment) -> None:
+    await db.delete(segment)
+    await db.flush()

@@ -1,0 +1,30 @@
+"""Periodic refresh of dynamic segments (membership changes and size history)."""
+
+from __future__ import annotations
+
+import structlog
+
+from patron.errors import CRMError
+from patron.segments import repository, service
+from patron.worker.app import job_app, runtime
+
+log = structlog.get_logger(__name__)
+
+
+@job_app.periodic(cron="*/15 * * * *")
+@job_app.task(name="segments.refresh", queue="maintenance", queueing_lock="segments_refresh")
+async def refresh_segments(timestamp: int) -> int:
+    """Refresh every dynamic segment, each in its own transaction; returns how many."""
+    database = runtime().database
+    async with database.transaction() as db:
+        segment_ids = await repository.dynamic_segment_ids(db)
+    refreshed = 0
+    for segment_id in segment_ids:
+        try:
+            async with database.transaction() as db:
+                segment = await repository.get_segment(db, segment_id, for_update=True)
+                await service.refresh_segment(db, segment)
+                refreshed += 1
+        except CRMError as error:  # deleted meanwhile, or no longer compiles
+            log.warning("segment_refresh_failed", segment_id=str(segment_id), code=error.code)
+    return refreshed
