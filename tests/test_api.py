@@ -280,6 +280,23 @@ async def test_errors_share_one_format(
     )
     assert nul.status_code == 422
     assert nul.json()["error"]["code"] == "invalid_input"
+    # "\ud800" is valid JSON but no character: a typed field refuses it, and free-form JSON
+    # (a custom field's value) is refused by the database; either way a 422, never a 500
+    typed = await client.post("/api/v1/teams", headers=headers, content=b'{"name": "T \\ud800"}')
+    assert (typed.status_code, typed.json()["error"]["code"]) == (422, "validation_error")
+    field = {"entity": "customer", "label": "Nickname", "key": "nickname", "field_type": "text"}
+    assert (await client.post("/api/v1/custom-fields", headers=headers, json=field)).is_success
+    lone = await client.post(
+        "/api/v1/customers",
+        headers=headers,
+        content=b'{"first_name": "Ada", "custom_fields": {"nickname": "Ada \\udc00"}}',
+    )
+    assert (lone.status_code, lone.json()["error"]["code"]) == (422, "invalid_input"), lone.text
+    paired = await client.post(
+        "/api/v1/teams", headers=headers, content=b'{"name": "Team \\ud83d\\ude00"}'
+    )
+    assert paired.status_code == 201, paired.text
+    assert paired.json()["name"] == "Team \U0001f600"
     nowhere = await client.get("/api/v1/nowhere", headers=bearer(key))
     assert nowhere.status_code == 404
     assert nowhere.json()["error"]["code"] == "not_found"
