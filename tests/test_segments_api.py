@@ -143,6 +143,7 @@ HOSTILE = [
     ("totl_spent > 100", "unknown_field"),
     ('total_spent > "lots"', "type_mismatch"),
     ('in segment "VIPs"', "unknown_segment"),
+    ('first_name = "a\x00b"', "segment_syntax"),
 ]
 
 
@@ -175,6 +176,9 @@ async def test_sql_in_a_text_is_only_text_and_harms_nothing(
     assert response.json()["count"] == 1
     injected = await _post(client, key, PREVIEW, "first_name = \"' OR '1'='1\"")
     assert injected.json()["count"] == 0
+    for edge in ("created after 9999-12-31", "created before 0001-01-01", "birthday on 9999-12-31"):
+        response = await _post(client, key, PREVIEW, edge)
+        assert (response.status_code, response.json()["count"]) == (200, 0), edge
     assert await db.scalar(select(func.count()).select_from(Customer)) == before
 
 

@@ -41,7 +41,10 @@ from patron.segments.parser import parse
 from patron.segments.text import to_text
 
 FIELDS = ["first_name", "country", "total_spent", "last_order", "birthday", "custom.size"]
-texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)
+texts = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00"),
+    max_size=20,
+)
 numbers = st.one_of(
     st.integers(-10_000, 10_000).map(Decimal),
     st.decimals(min_value=-1000, max_value=1000, places=2, allow_nan=False),
@@ -208,6 +211,7 @@ def test_an_unfinished_expression_points_at_its_end() -> None:
         ("bought anything at least 99999999 times", "too_complex"),
         ("bought anything within 2 days within 3 days", "segment_syntax"),
         ("created before 2026-02-30", "segment_syntax"),
+        ('first_name = "a\x00b"', "segment_syntax"),
     ],
 )
 def test_hostile_or_broken_input_gets_a_stable_error_code(text: str, code: str) -> None:

@@ -206,6 +206,8 @@ def _text_compare(column: Any, op: str, value: str) -> Clause:
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(), tzinfo=UTC)
+    if day == date.max:  # the day after the last one is the end of time
+        return start, datetime.max.replace(tzinfo=UTC)
     return start, start + timedelta(days=1)
 
 

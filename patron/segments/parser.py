@@ -365,6 +365,8 @@ def _check_literals(node: Node) -> None:
     for text in texts:
         if isinstance(text, str) and len(text) > MAX_TEXT:
             raise TooComplex(f"A text may be at most {MAX_TEXT} characters long.")
+        if isinstance(text, str) and "\x00" in text:
+            raise SegmentSyntaxError("A text may not contain the NUL character.")
     for number in numbers:
         if isinstance(number, Decimal) and (
             abs(number) >= MAX_NUMBER or -number.as_tuple().exponent > MAX_DECIMALS  # type: ignore[operator]
