@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, event, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
@@ -627,7 +628,10 @@ async def _store(db: AsyncSession, crowd: list[Person], product_ids: list[uuid.U
     await db.flush()
 
 
-ADMINS: dict[int, Principal] = {}
+@pytest.fixture
+async def admin(db: AsyncSession, make_user: MakeUser) -> Principal:
+    """One admin for all the examples of a test (hashing a password is slow)."""
+    return await principal_for(db, (await make_user("admin")).user)
 
 
 @examples(
@@ -638,12 +642,8 @@ ADMINS: dict[int, Principal] = {}
 )
 @given(crowd=st.lists(people, min_size=1, max_size=6), tree=trees)
 async def test_the_sql_selects_exactly_the_customers_the_reference_reading_selects(
-    crowd: list[Person], tree: Node, db: AsyncSession, make_user: MakeUser
+    crowd: list[Person], tree: Node, db: AsyncSession, admin: Principal
 ) -> None:
-    if id(db) not in ADMINS:  # one admin for all examples (hashing a password is slow)
-        ADMINS.clear()
-        ADMINS[id(db)] = await principal_for(db, (await make_user("admin")).user)
-    principal = ADMINS[id(db)]
     savepoint = await db.begin_nested()
     try:
         await _store(db, crowd, await _store_shop(db))
@@ -651,7 +651,7 @@ async def test_the_sql_selects_exactly_the_customers_the_reference_reading_selec
         assert parse(text) == tree
         compiled = compile_text(text, await repository.load_catalog(db), now=NOW)
         ids = {person.id for person in crowd}
-        query = repository.member_ids(principal, compiled.where).where(Customer.id.in_(ids))
+        query = repository.member_ids(admin, compiled.where).where(Customer.id.in_(ids))
         found = set((await db.scalars(query)).all())
         expected = {person.id for person in crowd if evaluate(person, tree)}
         event("none" if not expected else "all" if expected == ids else "some")
