@@ -33,7 +33,7 @@ async def _channel(db: AsyncSession) -> Channel:
     return channel
 
 
-def _version(step: int, *, email: str, **overrides: Any) -> dict[str, Any]:
+def _version(step: int, *, email: str | None, **overrides: Any) -> dict[str, Any]:
     """The store's order as of ``step``: two teas at 10.00, a note and tags that change."""
     return {
         "email": email,

@@ -69,7 +69,7 @@ async def test_connecting_refuses_bad_input_with_stable_codes(
     client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey
 ) -> None:
     headers = await _admin_key(make_user, make_key)
-    cases = [
+    cases: list[tuple[dict[str, object], int, str]] = [
         ({"shop_domain": "evil.example.com"}, 422, "invalid_shop_domain"),
         ({"webhook_secret": "short"}, 422, "validation_error"),
         ({"provider": "stripe"}, 422, "invalid_stripe_account"),

@@ -621,13 +621,13 @@ async def test_any_order_of_duplicated_payment_events_ends_in_the_same_state(
     shuffler = random.Random(20261123)
     for run in range(5):
         order = await _order(db, settings, customer)
-        ids = {"pi": f"pi_3Run{run}", "ch": f"ch_3Run{run}"}
+        pi, ch = f"pi_3Run{run}", f"ch_3Run{run}"
         meta = {"order_id": str(order.id)}
         events = [
-            event("charge.succeeded", charge(metadata=meta, **ids)),
-            event("payment_intent.succeeded", intent(metadata=meta, pi=ids["pi"])),
-            event("charge.refunded", charge(refunded=1000, metadata=meta, **ids)),
-            event("charge.refunded", charge(refunded=2500, metadata=meta, **ids)),
+            event("charge.succeeded", charge(metadata=meta, pi=pi, ch=ch)),
+            event("payment_intent.succeeded", intent(metadata=meta, pi=pi)),
+            event("charge.refunded", charge(refunded=1000, metadata=meta, pi=pi, ch=ch)),
+            event("charge.refunded", charge(refunded=2500, metadata=meta, pi=pi, ch=ch)),
         ]
         # Stripe's retries (same event id) and the same state sent again under a new event id
         events += [shuffler.choice(events), {**shuffler.choice(events), "id": f"evt_again{run}"}]
