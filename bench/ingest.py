@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,7 +36,7 @@ import psycopg
 
 from bench import pgbench
 from bench.harness import Context, run_async, say
-from bench.load import BenchError, percentile
+from bench.load import BenchError, LoadResult, check_result
 from bench.report import Figure, Report, load_average, now_iso
 from bench.servers import ADMIN_EMAIL, REPO_ROOT, PatronServer, create_api_key, patron_server
 
@@ -207,7 +207,7 @@ async def _sender(client: httpx2.AsyncClient, path: str, secret: str, tally: Tal
 
 async def _send(
     server: PatronServer, path: str, secret: str, *, clients: int, duration: float, limit: int
-) -> tuple[Tally, float, float]:
+) -> LoadResult:
     pool = [
         httpx2.AsyncClient(
             base_url=server.url,
@@ -216,7 +216,7 @@ async def _send(
         )
         for _ in range(clients)
     ]
-    cpu_before = server.cpu_seconds()
+    server_before, client_before = server.cpu_seconds(), time.process_time()
     started = time.perf_counter()
     tally = Tally(limit=limit, deadline=started + duration)
     try:
@@ -224,25 +224,13 @@ async def _send(
     finally:
         for client in pool:
             await client.aclose()
-    return tally, time.perf_counter() - started, server.cpu_seconds() - cpu_before
-
-
-def _figure(
-    name: str, latencies: list[float], errors: Counter[str], elapsed: float, clients: int
-) -> Figure:
-    ordered = sorted(latencies)
-    return Figure(
-        name=name,
-        unit="req/s",
+    return LoadResult(
         clients=clients,
-        duration=round(elapsed, 3),
-        succeeded=len(latencies),
-        failed=sum(errors.values()),
-        rate=len(latencies) / elapsed if elapsed else 0.0,
-        p50_ms=percentile(ordered, 0.50) * 1000 if ordered else None,
-        p95_ms=percentile(ordered, 0.95) * 1000 if ordered else None,
-        p99_ms=percentile(ordered, 0.99) * 1000 if ordered else None,
-        errors=dict(errors),
+        elapsed=time.perf_counter() - started,
+        latencies=tuple(tally.latencies),
+        errors=dict(tally.errors),
+        client_cpu=time.process_time() - client_before,
+        server_cpu=server.cpu_seconds() - server_before,
     )
 
 
@@ -346,10 +334,13 @@ def _raw_inserts(conninfo: str, secret: str, *, clients: int, count: int) -> Fig
         await asyncio.gather(*(asyncio.to_thread(insert_loop) for _ in range(clients)))
         return time.perf_counter() - started
 
+    client_before = time.process_time()
     elapsed = run_async(run_all())
+    client_cpu = time.process_time() - client_before
     with psycopg.connect(conninfo, autocommit=True) as connection:
         connection.execute("DROP TABLE bench_raw_receipt")
-    return _figure("raw SQL: INSERT the same deliveries", latencies, errors, elapsed, clients)
+    result = LoadResult(clients, elapsed, tuple(latencies), dict(errors), client_cpu)
+    return Figure.from_load("raw SQL: INSERT the same deliveries", result)
 
 
 def run(context: Context) -> Report:
@@ -381,7 +372,7 @@ def run(context: Context) -> Report:
         connection_id = _connect_store(server, secret)
         path = f"/webhooks/shopify/{connection_id}"
         say(f"Sending signed orders/create deliveries with {options.clients} senders…")
-        tally, elapsed, server_cpu = run_async(
+        sent = run_async(
             _send(
                 server,
                 path,
@@ -391,20 +382,10 @@ def run(context: Context) -> Report:
                 limit=limit,
             )
         )
-        accepted = len(tally.latencies)
-        if accepted == 0 or sum(tally.errors.values()) * 2 > tally.issued:
-            raise BenchError(f"most deliveries were refused: {dict(tally.errors)}")
-        acknowledged = _figure(
-            "POST /webhooks/shopify (orders/create, acknowledged)",
-            tally.latencies,
-            tally.errors,
-            elapsed,
-            options.clients,
-        )
-        acknowledged = replace(
-            acknowledged,
-            server_cpu_percent=100 * server_cpu / elapsed if elapsed else None,
-            server_cpu_ms=1000 * server_cpu / accepted,
+        check_result("orders/create deliveries", sent)
+        accepted, elapsed = sent.succeeded, sent.elapsed
+        acknowledged = Figure.from_load(
+            "POST /webhooks/shopify (orders/create, acknowledged)", sent
         )
         say(f"  {accepted:,} acknowledged in {elapsed:,.1f} s; processing them with a worker…")
         seconds, failed = _process(server, conninfo, concurrency)
