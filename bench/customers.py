@@ -14,19 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
-import os
 import random
 import secrets
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -39,13 +34,11 @@ from bench.load import REQUEST_TIMEOUT, BenchError, LoadResult, check_result
 from bench.report import Figure, Report, load_average, now_iso
 from bench.servers import (
     ADMIN_EMAIL,
-    REPO_ROOT,
     SESSION_COOKIE,
     PatronServer,
     PostgresServer,
-    _wait_ready,
     create_api_key,
-    free_port,
+    serve,
     sign_in,
 )
 from patron.demo_shop.shop import ShopParams
@@ -432,49 +425,6 @@ def _load(postgres: PostgresServer, options: CustomersOptions) -> tuple[str, str
     stats = copy_shop(conninfo, params, progress=say)
     say(f"  {stats.total_rows:,} rows in {stats.seconds:,.0f} s")
     return database, password
-
-
-@contextlib.contextmanager
-def serve(
-    postgres: PostgresServer, database: str, password: str, workdir: Path
-) -> Iterator[PatronServer]:
-    """``patron serve --no-worker`` on an existing database, stopped by its PID."""
-    port = free_port()
-    log = workdir / f"serve-{port}.log"
-    url = f"http://127.0.0.1:{port}"
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("PATRON_")}
-    environment.update(
-        {
-            "PATRON_ENVIRONMENT": "development",
-            "PATRON_DATABASE_URL": postgres.sqlalchemy_url(database),
-            "PATRON_HOST": "127.0.0.1",
-            "PATRON_PORT": str(port),
-            "PATRON_PUBLIC_URL": url,
-            "PATRON_DATA_DIR": str(workdir / "data"),
-            "PATRON_SECRET_KEY": secrets.token_urlsafe(48),
-            "PATRON_DEMO_PASSWORD": password,
-            "PATRON_LOG_JSON": "true",
-            "PATRON_LOG_LEVEL": "INFO",
-        }
-    )
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "patron.cli", "serve", "--no-worker"],
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT,
-        )
-    try:
-        _wait_ready(process, url, log)
-        yield PatronServer(url, process.pid, database, password, log, environment)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _counts(conninfo: str) -> dict[str, int]:

@@ -170,16 +170,16 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def patron_server(postgres: PostgresServer, workdir: Path) -> Iterator[PatronServer]:
-    """``patron serve --no-worker`` on a throwaway database: migrated, demo staff seeded.
+def serve(
+    postgres: PostgresServer, database: str, password: str, workdir: Path
+) -> Iterator[PatronServer]:
+    """``patron serve --no-worker`` on ``database``, stopped by its PID.
 
     Configured as production would be apart from the demo data: JSON logs at INFO level, the
     default connection pool, one process.
     """
-    database = postgres.create_database("patron_bench")
     port = free_port()
     log = workdir / f"serve-{port}.log"
-    password = secrets.token_urlsafe(18)
     url = f"http://127.0.0.1:{port}"
     environment = {key: value for key, value in os.environ.items() if not key.startswith("PATRON_")}
     environment.update(
@@ -214,6 +214,17 @@ def patron_server(postgres: PostgresServer, workdir: Path) -> Iterator[PatronSer
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def patron_server(postgres: PostgresServer, workdir: Path) -> Iterator[PatronServer]:
+    """:func:`serve` on a throwaway database: migrated and demo staff seeded at start-up,
+    dropped afterwards."""
+    database = postgres.create_database("patron_bench")
+    try:
+        with serve(postgres, database, secrets.token_urlsafe(18), workdir) as server:
+            yield server
+    finally:
         postgres.drop_database(database)
 
 
