@@ -1,0 +1,1 @@
+"""Analytics: RFM scores, reports and dashboards, read from the shop's own data."""
