@@ -2,12 +2,15 @@
 the orders and the customers' figures are there.
 
 ``patron serve --no-worker`` runs on a throwaway migrated database with one Shopify
-connection. ``--clients`` senders post signed ``orders/create`` deliveries (each a new order of
-two lines; one customer for every three orders, so metrics move) for ``--duration`` seconds,
-at most ``--deliveries`` of them: the acknowledgement rate and latency are measured there, with
-no worker competing for the machine. Then ``patron worker`` starts and the clock runs until
-every receipt is processed: that is the processing rate, and the time until the last order
-and its customer's metrics are visible.
+connection, and no worker competes for the machine while deliveries arrive. First
+saturation: ``--clients`` senders post signed ``orders/create`` deliveries (each a new order of
+two lines; one customer for every three orders, so metrics move) as fast as they are answered
+for ``--duration`` seconds, at most ``--deliveries`` of them. Then a store's steady stream:
+``--rate`` deliveries a second for ``--duration`` seconds, sent on schedule whatever the answers
+(an open loop, as a store sends them), each one's latency counted from the moment it was due,
+so a server falling behind shows as queueing. Then ``patron worker`` starts and the clock runs
+until every receipt is processed: that is the processing rate, and the time until the last
+order and its customer's metrics are visible.
 
 The lower bound, in the same run on the same server: ``--clients`` psycopg connections insert
 the same request bodies (with their headers) as single-row committed transactions into a bare
@@ -47,6 +50,8 @@ ORDERS_PER_CUSTOMER = 3
 SHOP_DOMAIN = "bench-shop.myshopify.com"
 PROCESSING_TIMEOUT = 900.0  # seconds allowed for the worker to drain the receipts
 REQUEST_TIMEOUT = 30.0
+DEFAULT_RATE = 50.0
+PACED_CONNECTIONS = 64  # a store opens more connections when answers are slow
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--worker-concurrency", type=int, default=4, help="jobs the worker runs at once"
+    )
+    group.add_argument(
+        "--rate",
+        type=float,
+        default=DEFAULT_RATE,
+        help=f"deliveries a second in the steady phase (default {DEFAULT_RATE:g}; 0 skips it)",
     )
 
 
@@ -205,8 +216,61 @@ async def _sender(client: httpx2.AsyncClient, path: str, secret: str, tally: Tal
             tally.errors[f"HTTP {response.status_code}"] += 1
 
 
+async def _paced(
+    server: PatronServer, path: str, secret: str, *, rate: float, count: int, first: int
+) -> LoadResult:
+    """``count`` deliveries, one every ``1 / rate`` seconds whatever the answers: latencies
+    count from the moment each was due (no coordinated omission)."""
+    placed = datetime.now(UTC) - timedelta(days=1)
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    client = httpx2.AsyncClient(
+        base_url=server.url,
+        timeout=REQUEST_TIMEOUT,
+        limits=httpx2.Limits(max_connections=PACED_CONNECTIONS),
+    )
+    server_before, client_before = server.cpu_seconds(), time.process_time()
+    started = time.perf_counter()
+
+    async def deliver(number: int) -> None:
+        due = started + (number - first) / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        body = order_body(number, placed)
+        try:
+            response = await client.post(
+                path, content=body, headers=signed_headers(body, secret, number)
+            )
+        except httpx2.HTTPError as error:
+            errors[type(error).__name__] += 1
+            return
+        if 200 <= response.status_code < 300:
+            latencies.append(time.perf_counter() - due)
+        else:
+            errors[f"HTTP {response.status_code}"] += 1
+
+    try:
+        await asyncio.gather(*(deliver(number) for number in range(first, first + count)))
+    finally:
+        await client.aclose()
+    return LoadResult(
+        clients=1,
+        elapsed=time.perf_counter() - started,
+        latencies=tuple(latencies),
+        errors=dict(errors),
+        client_cpu=time.process_time() - client_before,
+        server_cpu=server.cpu_seconds() - server_before,
+    )
+
+
 async def _send(
-    server: PatronServer, path: str, secret: str, *, clients: int, duration: float, limit: int
+    server: PatronServer,
+    path: str,
+    secret: str,
+    *,
+    clients: int,
+    duration: float,
+    limit: int,
+    first: int = 1,
 ) -> LoadResult:
     pool = [
         httpx2.AsyncClient(
@@ -218,7 +282,7 @@ async def _send(
     ]
     server_before, client_before = server.cpu_seconds(), time.process_time()
     started = time.perf_counter()
-    tally = Tally(limit=limit, deadline=started + duration)
+    tally = Tally(limit=first - 1 + limit, deadline=started + duration, issued=first - 1)
     try:
         await asyncio.gather(*(_sender(client, path, secret, tally) for client in pool))
     finally:
@@ -351,6 +415,8 @@ def run(context: Context) -> Report:
         options.max_requests,
     )
     concurrency = int(getattr(arguments, "worker_concurrency", 4) or 4)
+    rate = float(getattr(arguments, "rate", DEFAULT_RATE) or 0.0)
+    paced_count = min(limit, int(rate * options.duration)) if rate > 0 else 0
     report = Report(
         capability=NAME,
         title=TITLE,
@@ -364,6 +430,7 @@ def run(context: Context) -> Report:
             "pgbench_version": pgbench.version(context.postgres.pgbench),
             "deliveries_at_most": limit,
             "worker_concurrency": concurrency,
+            "steady_rate": rate,
         },
     )
     secret = secrets.token_urlsafe(24)
@@ -383,10 +450,24 @@ def run(context: Context) -> Report:
             )
         )
         check_result("orders/create deliveries", sent)
-        accepted, elapsed = sent.succeeded, sent.elapsed
-        acknowledged = Figure.from_load(
-            "POST /webhooks/shopify (orders/create, acknowledged)", sent
-        )
+        figures = [
+            Figure.from_load(
+                f"POST /webhooks/shopify, {options.clients} senders flat out (saturation)", sent
+            )
+        ]
+        if paced_count:
+            say(f"A steady stream: {rate:g} deliveries a second, {paced_count:,} of them…")
+            paced = run_async(
+                _paced(server, path, secret, rate=rate, count=paced_count, first=sent.total + 1)
+            )
+            check_result("steady deliveries", paced)
+            figures.append(
+                Figure.from_load(
+                    f"POST /webhooks/shopify at a steady {rate:g}/s (open loop)", paced
+                )
+            )
+        accepted = sum(figure.succeeded for figure in figures)
+        elapsed = sum(figure.duration for figure in figures)
         say(f"  {accepted:,} acknowledged in {elapsed:,.1f} s; processing them with a worker…")
         seconds, failed = _process(server, conninfo, concurrency)
         visible = _visible(conninfo, connection_id)
@@ -412,7 +493,7 @@ def run(context: Context) -> Report:
         say("Raw INSERTs of the same deliveries (the PostgreSQL lower bound)…")
         baseline = _raw_inserts(conninfo, secret, clients=options.clients, count=accepted)
     report.figures = [
-        acknowledged.relative_to(baseline),
+        *(figure.relative_to(baseline) for figure in figures),
         processed.relative_to(baseline),
         baseline,
     ]
