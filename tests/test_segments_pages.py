@@ -125,6 +125,7 @@ async def test_the_preview_marks_where_a_field_name_is_wrong_and_suggests_the_ri
     page = await preview(client, 'country = "DE" and\n  totl_spent > 100')
     assert 'data-error-code="unknown_field"' in page
     assert "Line 2, column 3" in page
+    assert "data-problem-message>There is no field &#39;totl_spent&#39;.</p>" in page
     assert "<mark>totl_spent</mark> &gt; 100</code>" in page
     assert "Did you mean <code>total_spent</code>?" in page
     assert 'data-use-suggestion="total_spent" data-line="2" data-column="3"' in page

@@ -3,6 +3,7 @@ preview), a segment's page (history, changes, members) and its buttons."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -39,6 +40,7 @@ MEMBERS_PAGE_SIZE = 25
 PREVIEW_MEMBERS = 10
 EXPECTED_SHOWN = 10
 KINDS = {"dynamic": "Dynamic", "static": "Static list"}
+POSITION = re.compile(r"^Line \d+, column \d+: ")
 
 
 # -- the error with its position ----------------------------------------------------------------
@@ -71,9 +73,13 @@ def problem_of(error: SegmentError, expression: str) -> Problem:
             end += 1
         # an unexpected end, or a space: mark one blank so the position still shows
         before, marked, after = expression[:offset], expression[offset:end] or " ", expression[end:]
+    # the position and the suggestion are shown on their own
+    message = POSITION.sub("", error.message)
+    if error.suggestion:
+        message = message.removesuffix(f" Did you mean {error.suggestion}?")
     return Problem(
         code=error.code,
-        message=error.message,
+        message=message[:1].upper() + message[1:],
         line=error.line,
         column=error.column,
         expected=error.expected[:EXPECTED_SHOWN],

@@ -356,9 +356,13 @@
     return made;
   }
 
+  function allowedOps(field) {
+    return (OPS[kindOf(field)] || OPS.text).concat(["is_set", "is_not_set"]);
+  }
+
   function opsFor(node) {
     var kind = kindOf(node.field);
-    var ops = (OPS[kind] || OPS.text).concat(["is_set", "is_not_set"]);
+    var ops = allowedOps(node.field);
     if (ops.indexOf(node.op) === -1) ops.unshift(node.op);
     return ops.map(function (op) {
       var label = OP_LABELS[op] || op;
@@ -391,7 +395,7 @@
       field.addEventListener("change", function () {
         node.field = field.value;
         delete node.original;
-        var allowed = opsFor(node).map(function (o) { return o[0]; });
+        var allowed = allowedOps(node.field);
         if (allowed.indexOf(node.op) === -1) node.op = allowed[0];
         draw();
         sync();
