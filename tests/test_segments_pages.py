@@ -390,3 +390,40 @@ async def test_the_api_turns_a_builder_tree_into_canonical_text_and_back(
         'orders_count >= 2 or (country = "DE" or not bought category "Shoes" within 3 months)'
         ' or has tag "x"'
     )
+
+
+async def test_the_api_refuses_a_malformed_or_too_deep_builder_tree_with_a_code(
+    client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey
+) -> None:
+    key = await make_key(await make_user("marketing"))
+    deep: dict[str, Any] = {"type": "text", "text": "orders_count > 1"}
+    for _ in range(60):
+        deep = {"type": "not", "item": deep}
+    cases = {
+        "too_complex": deep,
+        "segment_syntax": {"type": "and", "items": []},
+    }
+    for code, tree in cases.items():
+        answer = await client.post("/api/v1/segments/text", headers=bearer(key), json={"ast": tree})
+        assert answer.status_code == 200
+        assert answer.json()["valid"] is False
+        assert answer.json()["errors"][0]["code"] == code
+
+
+async def test_the_members_of_a_big_segment_come_in_pages(
+    client: httpx2.AsyncClient, db: AsyncSession, admin: Persona
+) -> None:
+    tag = f"t{uuid.uuid4().hex[:6]}"
+    customers = await tagged(db, tag, *[f"Member{n:02}" for n in range(27)])
+    response = await save(client, name="Many", kind="static", expression=f'has tag "{tag}"')
+    assert response.is_redirect
+    first = await client.get(response.headers["location"])
+    shown = re.findall(r'data-member="([0-9a-f-]+)"', first.text)
+    assert len(shown) == 25
+    next_url = re.search(r'href="([^"]+)" rel="next"', first.text)
+    assert next_url is not None
+    second = await client.get(html.unescape(next_url.group(1)))
+    rest = re.findall(r'data-member="([0-9a-f-]+)"', second.text)
+    assert sorted(shown + rest) == sorted(str(c.id) for c in customers)
+    assert 'rel="next"' not in second.text
+    assert "First page" in second.text
