@@ -125,6 +125,22 @@ def build_a_segment(page: Page, watch: Watch, server: LiveServer) -> None:
     look(page, watch, "detail-desktop")
 
 
+def edit_in_the_builder_and_save_at_once(page: Page, watch: Watch) -> None:
+    watch.where = "/segments/{id}/edit (builder)"
+    page.get_by_role("link", name="Edit").click()
+    expect(page.locator("#expression")).to_have_value(WITH_PURCHASE)
+    show(page, "Builder")
+    page.get_by_label("Value of condition 2").fill("3")
+    page.get_by_role("button", name="Save changes").click()  # before the text has caught up
+    watch.where = "/segments/{id} (edited)"
+    expect(page.locator("[data-expression]")).to_have_text(
+        WITH_PURCHASE.replace("orders_count >= 2", "orders_count >= 3")
+    )
+    expect(
+        page.get_by_text(re.compile(r"Segment “Repeat buyers in Germany” saved\."))
+    ).to_be_visible()
+
+
 def mend_an_error(page: Page, watch: Watch) -> None:
     watch.where = "/segments/new (an error)"
     page.goto("/segments/new")
@@ -190,6 +206,7 @@ def test_a_segment_is_built_visually_round_trips_through_text_and_works_on_a_pho
         sign_in_with_password(page, server.demo_password)
         expect(page).to_have_url(f"{server.url}/")
         build_a_segment(page, watch, server)
+        edit_in_the_builder_and_save_at_once(page, watch)
         mend_an_error(page, watch)
         on_a_phone(page, watch)
     except Exception as error:

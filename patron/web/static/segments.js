@@ -166,6 +166,7 @@
   var root = null;
   var sequence = 0;
   var timer = null;
+  var inflight = null;  // the builder's last change, on its way into the text
 
   var OPS = {
     text: ["=", "!=", "contains", "starts_with"],
@@ -266,15 +267,16 @@
   function sync() {
     window.clearTimeout(timer);
     timer = null;
+    if (root === null) return Promise.resolve();
     var tree = toTree(root);
     var mine = ++sequence;
     if (tree === null) {
       textarea.value = "";
       say("Add a condition.", false);
       changed();
-      return;
+      return Promise.resolve();
     }
-    convert(tree).then(function (answer) {
+    inflight = convert(tree).then(function (answer) {
       if (mine !== sequence) return;
       if (!answer.valid) { say(problemText(answer), true); return; }
       say("", false);
@@ -282,7 +284,10 @@
         textarea.value = answer.text;
         changed();
       }
-    }).catch(function (error) { say(error.message, true); });
+    }).catch(function (error) { say(error.message, true); }).then(function () {
+      if (mine === sequence) inflight = null;
+    });
+    return inflight;
   }
 
   function syncSoon() {
@@ -465,6 +470,15 @@
     counter = 0;
     host.replaceChildren(drawGroup(root, null));
   }
+
+  // a save right after a change in the builder waits for the text to catch up
+  textarea.form.addEventListener("submit", function (event) {
+    if (timer === null && inflight === null) return;
+    event.preventDefault();
+    sync().then(function () {
+      if (!status.classList.contains("text-danger")) textarea.form.requestSubmit();
+    });
+  });
 
   builderTab.addEventListener("show.bs.tab", load);
   builderTab.addEventListener("hide.bs.tab", function () { if (timer !== null) sync(); });
