@@ -427,3 +427,13 @@ async def test_the_members_of_a_big_segment_come_in_pages(
     assert sorted(shown + rest) == sorted(str(c.id) for c in customers)
     assert 'rel="next"' not in second.text
     assert "First page" in second.text
+
+
+async def test_the_preview_suggests_the_closest_saved_segment_name(
+    client: httpx2.AsyncClient, admin: Persona
+) -> None:
+    assert (await save(client, name="VIPs", kind="static")).is_redirect
+    page = await preview(client, 'in segment "VIP"')
+    assert 'data-error-code="unknown_segment"' in page
+    assert "data-problem-message>There is no saved segment &#39;VIP&#39;.</p>" in page
+    assert "Did you mean <code>vips</code>?" in page

@@ -76,7 +76,8 @@ def problem_of(error: SegmentError, expression: str) -> Problem:
     # the position and the suggestion are shown on their own
     message = POSITION.sub("", error.message)
     if error.suggestion:
-        message = message.removesuffix(f" Did you mean {error.suggestion}?")
+        for hint in (error.suggestion, f"'{error.suggestion}'"):
+            message = message.removesuffix(f" Did you mean {hint}?")
     return Problem(
         code=error.code,
         message=message[:1].upper() + message[1:],
