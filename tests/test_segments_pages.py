@@ -437,3 +437,29 @@ async def test_the_preview_suggests_the_closest_saved_segment_name(
     assert 'data-error-code="unknown_segment"' in page
     assert "data-problem-message>There is no saved segment &#39;VIP&#39;.</p>" in page
     assert "Did you mean <code>vips</code>?" in page
+
+
+async def test_editing_a_static_list_renames_it_and_keeps_its_members(
+    client: httpx2.AsyncClient, db: AsyncSession, admin: Persona
+) -> None:
+    tag = f"t{uuid.uuid4().hex[:6]}"
+    await tagged(db, tag, "Ann", "Bob")
+    assert (
+        await save(client, name="Frozen", kind="static", expression=f'has tag "{tag}"')
+    ).is_redirect
+    segment = await segment_named(db, "Frozen")
+    form = await client.get(f"/segments/{segment.id}/edit")
+    assert "readonly" in form.text
+    assert 'id="segment-preview"' not in form.text
+    token = await form_token(client, f"/segments/{segment.id}/edit")
+    saved = await client.post(
+        f"/segments/{segment.id}/edit",
+        data={"csrf_token": token, "name": "Thawed", "expression": "orders_count > 100"},
+    )
+    assert saved.status_code == 303
+    await db.refresh(segment)
+    assert (segment.name, segment.expression, segment.member_count) == (
+        "Thawed",
+        f'has tag "{tag}"',
+        2,
+    )
