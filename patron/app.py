@@ -96,6 +96,7 @@ def panel_routers() -> list[APIRouter]:
     from patron.mail.views import router as mail_views
     from patron.orders.tracking import router as tracking_views
     from patron.orders.views import router as order_views
+    from patron.segments.views import router as segments_views
     from patron.users.views import router as users_views
     from patron.web.views import router as web_views
     from patron.webhooks.views import router as webhooks_views
@@ -115,6 +116,7 @@ def panel_routers() -> list[APIRouter]:
         merge_views,  # before /customers/{customer_id}
         customers_views,
         fields_views,
+        segments_views,
         imports_views,
         integrations_views,
         webhooks_views,

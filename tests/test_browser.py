@@ -71,6 +71,7 @@ class Records:
     customer_id: str
     webhook_id: str
     connection_id: str
+    segment_id: str
 
 
 # How to fill the path parameters of each panel page that has them.
@@ -87,6 +88,9 @@ PATH_VALUES: dict[str, Callable[[Records], dict[str, str]]] = {
     "/integrations/{connection_id}": lambda r: {"connection_id": r.connection_id},
     "/admin/webhooks/{subscription_id}": lambda r: {"subscription_id": r.webhook_id},
     "/admin/webhooks/{subscription_id}/delete": lambda r: {"subscription_id": r.webhook_id},
+    "/segments/{segment_id}": lambda r: {"segment_id": r.segment_id},
+    "/segments/{segment_id}/edit": lambda r: {"segment_id": r.segment_id},
+    "/segments/{segment_id}/delete": lambda r: {"segment_id": r.segment_id},
 }
 # GET routes that are not pages of their own.
 NOT_PAGES = {
@@ -490,6 +494,14 @@ def read_records(server: LiveServer) -> Records:
                 " 'browser-shop.myshopify.com', id, '\\x00'::bytea FROM channel LIMIT 1"
                 " ON CONFLICT (provider, shop_domain) DO UPDATE SET name = excluded.name"
                 " RETURNING id"
+            ),
+            # a saved segment (the demo data has none); tests/test_segments_browser.py builds one
+            segment_id=one(
+                "INSERT INTO segment (id, name, kind, expression, ast)"
+                " VALUES (gen_random_uuid(), 'Repeat buyers', 'dynamic', 'orders_count >= 2',"
+                ' \'{"type": "compare", "field": "orders_count", "op": ">=",'
+                ' "value": {"number": "2"}}\')'
+                " ON CONFLICT (name) DO UPDATE SET kind = excluded.kind RETURNING id"
             ),
         )
 

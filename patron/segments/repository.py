@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import ColumnElement, Select, Uuid, delete, func, insert, literal, select
@@ -118,6 +119,22 @@ async def segments(db: AsyncSession) -> list[Segment]:
     return list(await db.scalars(select(Segment).order_by(Segment.name)))
 
 
+async def segments_page(
+    db: AsyncSession, page: PageParams, *, search: str = ""
+) -> tuple[list[Segment], str | None]:
+    """Saved segments by name, those whose name contains ``search`` (keyset pages)."""
+    query = select(Segment)
+    if search:
+        query = query.where(Segment.name.contains(search, autoescape=True))
+    return await paginate(
+        db, query, order=[Segment.name, Segment.id], params=page, descending=False
+    )
+
+
+async def segment_names(db: AsyncSession) -> list[str]:
+    return list(await db.scalars(select(Segment.name).order_by(Segment.name)))
+
+
 async def get_segment(
     db: AsyncSession, segment_id: uuid.UUID, *, for_update: bool = False
 ) -> Segment:
@@ -128,8 +145,11 @@ async def get_segment(
     return segment
 
 
-async def name_taken(db: AsyncSession, name: str) -> bool:
-    return await db.scalar(select(Segment.id).where(Segment.name == name)) is not None
+async def name_taken(db: AsyncSession, name: str, *, other_than: uuid.UUID | None = None) -> bool:
+    query = select(Segment.id).where(Segment.name == name)
+    if other_than is not None:
+        query = query.where(Segment.id != other_than)
+    return await db.scalar(query) is not None
 
 
 async def add_members(
@@ -202,3 +222,31 @@ async def sizes(db: AsyncSession, segment_id: uuid.UUID, *, limit: int = 365) ->
 
 async def dynamic_segment_ids(db: AsyncSession) -> list[uuid.UUID]:
     return list(await db.scalars(select(Segment.id).where(Segment.kind == "dynamic")))
+
+
+@dataclass(frozen=True)
+class Change:
+    customer_id: uuid.UUID
+    name: str
+    email: str | None
+    change: str
+    occurred_at: datetime
+
+
+async def recent_changes(
+    db: AsyncSession, principal: Principal, segment_id: uuid.UUID, *, limit: int = 20
+) -> list[Change]:
+    """The latest customers who entered or left, of those the principal may see."""
+    visible = visible_customers(principal).subquery()
+    query = (
+        select(SegmentMembershipChange, Customer)
+        .join(visible, visible.c.id == SegmentMembershipChange.customer_id)
+        .join(Customer, Customer.id == SegmentMembershipChange.customer_id)
+        .where(SegmentMembershipChange.segment_id == segment_id)
+        .order_by(SegmentMembershipChange.occurred_at.desc(), SegmentMembershipChange.id.desc())
+        .limit(limit)
+    )
+    return [
+        Change(customer.id, customer.name, customer.email, row.change, row.occurred_at)
+        for row, customer in (await db.execute(query)).all()
+    ]

@@ -56,6 +56,23 @@ class ValidationOut(Schema):
     fields: list[str] = Field(description="Every field name an expression may use")
 
 
+class TreeIn(Input):
+    ast: dict[str, Any] = Field(
+        description="The tree as the builder holds it; any condition may instead be "
+        '{"type": "text", "text": "..."}, a condition written in the language',
+        examples=[{"type": "and", "items": [{"type": "text", "text": "orders_count >= 2"}]}],
+    )
+
+
+class ConvertedOut(Schema):
+    valid: bool
+    errors: list[ProblemOut]
+    text: str | None = Field(default=None, description="The expression in canonical form")
+    ast: dict[str, Any] | None = Field(
+        default=None, description="The tree; every condition carries its canonical `text`"
+    )
+
+
 class SegmentIn(Input):
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=2000)

@@ -137,6 +137,32 @@ async def change_members(
     return await _settle(db, segment, entered=entered, exited=exited)
 
 
+async def update_segment(
+    db: AsyncSession,
+    *,
+    segment: Segment,
+    name: str,
+    description: str,
+    expression: str | None,
+) -> Changed | None:
+    """Renames a segment or changes its description; a dynamic segment may get a new
+    expression, and is refreshed at once (a static list keeps its members)."""
+    if await repository.name_taken(db, name, other_than=segment.id):
+        raise Conflict(f"A segment named {name!r} exists already.", code="segment_name_taken")
+    segment.name, segment.description = name, description
+    if segment.kind != "dynamic" or expression is None:
+        await db.flush()
+        return None
+    if not expression.strip():
+        raise InvalidInput(
+            "A dynamic segment needs an expression.", code="dynamic_needs_expression"
+        )
+    compiled = await compile_for(db, expression)
+    segment.expression, segment.ast = to_text(compiled.tree), to_json(compiled.tree)
+    await db.flush()
+    return await refresh_segment(db, segment)
+
+
 async def delete_segment(db: AsyncSession, segment: Segment) -> None:
     await db.delete(segment)
     await db.flush()

@@ -42,6 +42,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Home", "/"),
     NavItem("Customers", "/customers", "customers:read"),
     NavItem("Duplicates", "/customers/duplicates", "customers:write"),
+    NavItem("Segments", "/segments", "segments:read"),
     NavItem("Orders", "/orders", "orders:read"),
     NavItem("Carts", "/carts", "orders:read"),
     NavItem("Products", "/products", "catalog:read"),
