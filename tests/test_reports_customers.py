@@ -102,8 +102,8 @@ class Shop:
         await self.db.flush()
 
 
-@pytest.fixture
-def shop(db: AsyncSession, settings: Settings) -> Shop:
+@pytest.fixture(name="shop")
+def shop_fixture(db: AsyncSession, settings: Settings) -> Shop:
     return Shop(db, settings)
 
 
