@@ -52,6 +52,7 @@ async def test_the_customers_page_shows_headline_cards_charts_and_downloads(
     assert figure(html, "repeat_purchase_rate") == "50.0 %"
     assert figure(html, "lifetime_value") == "$102.00"
     assert "+56.9 %" in html  # lifetime value against February's
+    assert "+50.0 pts" in html  # a rate moves in percentage points
     assert chart(html, "chart-customers") == {
         "labels": ["24 Feb", "03 Mar", "10 Mar", "17 Mar", "24 Mar", "31 Mar"],
         "datasets": [
@@ -124,6 +125,7 @@ async def test_the_cohort_page_shows_a_heat_mapped_matrix_with_a_sticky_first_co
     ]
     assert 'th scope="row" class="cohort-name">Jan 2025</th>' in html
     assert "/api/v1/reports/cohorts.csv?from=2025-01-01&amp;to=2025-03-31" in html
+    assert 'id="period-grain"' not in html  # cohorts are by month whatever the grain
 
 
 async def test_the_staff_table_sorts_by_any_column(

@@ -60,7 +60,13 @@ def signed_percent(value: Decimal | None) -> str:
     return f"{'+' if value > 0 else ''}{value * 100:.1f} %"
 
 
+def signed_points(value: Decimal) -> str:
+    """A difference of two shares in percentage points (+4.5 pts)."""
+    return f"{'+' if value > 0 else ''}{value * 100:.1f} pts"
+
+
 templates.env.filters.setdefault("percent", percent)
+templates.env.filters.setdefault("signed_points", signed_points)
 templates.env.filters.setdefault("heat", heat)
 templates.env.filters.setdefault("signed_percent", signed_percent)
 
