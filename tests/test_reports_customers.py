@@ -299,6 +299,8 @@ async def test_the_customers_csv_has_one_row_per_bucket(
     ("params", "field"),
     [
         ({"from": "2025-13-01"}, "from"),
+        ({"from": "0001-01-01", "to": "0001-01-02"}, "from"),
+        ({"to": "9999-12-31"}, "to"),
         ({"from": "2025-03-10", "to": "2025-03-01"}, "from"),
         ({"grain": "hour"}, "grain"),
         ({"channel": "no-such-channel"}, "channel"),
