@@ -8,7 +8,7 @@ the customer's owner); the staff report has a row for the reader alone (own), th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -83,16 +83,13 @@ async def customers_report(
         await repository.period_customers(db, scope, period),
         await repository.period_customers(db, scope, previous),
     )
-    spend = await repository.spend_by_cohort(db, scope, period)
-    spend_before = await repository.spend_by_cohort(db, scope, previous)
+    spend = await repository.spend_by(db, scope, period.until)
+    spend_before = await repository.spend_by(db, scope, previous.until)
+    cohorts = await repository.spend_by_cohort(db, scope, period)
     signups = await repository.signups_by_bucket(db, principal, period)
     signups_before = await repository.signups_by_bucket(db, principal, previous)
     churned, ever_ordered = await repository.churned_customers(db, scope)
     activity = {row.bucket: row for row in await repository.activity_by_bucket(db, scope, period)}
-    cohorts = {row.cohort: row for row in spend if row.cohort is not None}
-
-    def lifetime_value(rows: Sequence[repository.CohortSpend]) -> Decimal:
-        return average(sum((r.net_spent for r in rows), Decimal(0)), sum(r.customers for r in rows))
 
     buckets = []
     for day in period.buckets():
@@ -114,7 +111,10 @@ async def customers_report(
         repeat_purchase_rate=amount_figure(
             share(now.repeat, now.ordered), share(before.repeat, before.ordered)
         ),
-        lifetime_value=amount_figure(lifetime_value(spend), lifetime_value(spend_before)),
+        lifetime_value=amount_figure(
+            average(spend.net_spent, spend.customers),
+            average(spend_before.net_spent, spend_before.customers),
+        ),
         signups=count_figure(sum(signups.values()), sum(signups_before.values())),
         churned_share=amount_figure(share(churned, ever_ordered), None),
     )

@@ -21,7 +21,6 @@ from sqlalchemy import (
     SQLColumnExpression,
     Subquery,
     and_,
-    case,
     cast,
     extract,
     func,
@@ -185,39 +184,45 @@ async def period_customers(
 
 
 @dataclass(frozen=True)
-class CohortSpend:
-    cohort: date | None  # None: customers whose first order is before the period
+class Spend:
     customers: int
     net_spent: Decimal
 
 
+async def spend_by(db: AsyncSession, scope: OrderScope, until: datetime) -> Spend:
+    """What every customer who had ordered before ``until`` had spent by then (net of refunds,
+    shop currency): one sum over the orders, the customers counted from their first orders."""
+    firsts = scope.first_orders()
+    net = await db.scalar(
+        select(func.coalesce(func.sum(NET_SPENT), 0)).where(
+            *scope.orders(), Order.placed_at < until
+        )
+    )
+    customers = await db.scalar(
+        select(func.count()).select_from(firsts).where(firsts.c.first_at < until)
+    )
+    return Spend(int(customers or 0), Decimal(net or 0))
+
+
 async def spend_by_cohort(
     db: AsyncSession, scope: OrderScope, period: ReportPeriod
-) -> list[CohortSpend]:
-    """What customers had spent by the end of the period (net of refunds, shop currency),
-    grouped by the bucket of their first order when it lies in the period."""
-    per_customer = (
-        select(
-            func.min(Order.placed_at).label("first_at"),
-            func.sum(NET_SPENT).label("spent"),
-        )
-        .where(*scope.orders(), Order.placed_at < period.until)
-        .group_by(Order.customer_id)
-        .subquery()
-    )
-    cohort = case(
-        (
-            per_customer.c.first_at >= period.since,
-            utc_day(per_customer.c.first_at, period.grain),
-        ),
-        else_=None,
-    )
+) -> dict[date, Spend]:
+    """Per bucket of the period: the customers whose first order is in it, and what they had
+    spent by the end of the period."""
+    firsts = scope.first_orders()
+    cohort = utc_day(firsts.c.first_at, period.grain)
     rows = await db.execute(
-        select(cohort, func.count(), func.coalesce(func.sum(per_customer.c.spent), 0)).group_by(
-            cohort
+        select(cohort, func.count(Order.customer_id.distinct()), func.sum(NET_SPENT))
+        .join(firsts, firsts.c.customer_id == Order.customer_id)
+        .where(
+            *scope.orders(),
+            firsts.c.first_at >= period.since,
+            firsts.c.first_at < period.until,
+            Order.placed_at < period.until,
         )
+        .group_by(cohort)
     )
-    return [CohortSpend(c, int(n), Decimal(spent)) for c, n, spent in rows]
+    return {day: Spend(int(n), Decimal(net)) for day, n, net in rows}
 
 
 async def signups_by_bucket(
