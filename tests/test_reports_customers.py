@@ -17,7 +17,7 @@ from hypothesis import settings as examples
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from patron.analytics.customers_report import cohorts_report
+from patron.analytics.customers_report import average, cohorts_report, customers_report, share
 from patron.analytics.period import ReportPeriod
 from patron.audit.service import SYSTEM
 from patron.auth.principal import Principal
@@ -520,6 +520,87 @@ async def test_the_cohort_matrix_equals_a_plain_python_reading_of_the_orders(
         report = await cohorts_report(db, admin_principal, period, today=date(2026, 4, 15))
         found = [(row.cohort, row.customers, row.returned) for row in report.cohorts]
         assert found == reference_matrix(people, channel, first, last)
+    finally:
+        await savepoint.rollback()
+
+
+DAY_ZERO = date(2024, 1, 1)
+customer_orders = st.lists(
+    st.tuples(
+        st.integers(0, 400),  # day
+        st.booleans(),  # cancelled
+        st.sampled_from(["web", "pos"]),
+        st.sampled_from(["10.00", "25.50", "99.99"]),
+        st.sampled_from(["0", "5.00"]),  # refunded
+    ),
+    min_size=0,
+    max_size=4,
+)
+
+
+@examples(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+@given(
+    people=st.lists(customer_orders, min_size=1, max_size=6),
+    channel=st.sampled_from([None, "web"]),
+    start=st.integers(0, 400),
+    days=st.integers(1, 120),
+)
+async def test_the_headline_equals_a_plain_python_reading_of_the_orders(
+    people: list[list[tuple[int, bool, str, str, str]]],
+    channel: str | None,
+    start: int,
+    days: int,
+    db: AsyncSession,
+    settings: Settings,
+    admin_principal: Principal,
+) -> None:
+    savepoint = await db.begin_nested()
+    try:
+        shop = Shop(db, settings)
+        await shop.channel("web")
+        for number, orders in enumerate(people):
+            await shop.customer(f"P{number}")
+            for day, cancelled, ch, total, refunded in orders:
+                placed = (DAY_ZERO + timedelta(days=day)).isoformat()
+                await shop.order(
+                    f"P{number}", placed, total, cancelled=cancelled, channel=ch, refunded=refunded
+                )
+        await shop.refresh()
+        first_day = DAY_ZERO + timedelta(days=start)
+        period = ReportPeriod(
+            first_day,
+            first_day + timedelta(days=days - 1),
+            "month",
+            shop.channels["web"].name if channel else None,
+        )
+        report = await customers_report(db, admin_principal, period, currency="USD")
+
+        since, until = start, start + days
+        counted = [
+            [
+                (d, Decimal(t) - Decimal(r))
+                for d, c, ch, t, r in orders
+                if not c and channel in (None, ch)
+            ]
+            for orders in people
+        ]
+        ordered = [o for o in counted if any(since <= d < until for d, _ in o)]
+        new = [o for o in ordered if min(d for d, _ in o) >= since]
+        repeat = [o for o in ordered if sum(1 for d, _ in o if d < until) >= 2]
+        known = [o for o in counted if o and min(d for d, _ in o) < until]
+        spent = sum((n for o in known for d, n in o if d < until), Decimal(0))
+        headline = report.headline
+        assert headline.customers_ordered.value == len(ordered)
+        assert headline.new_customers.value == len(new)
+        assert headline.returning_customers.value == len(ordered) - len(new)
+        assert headline.repeat_purchase_rate.value == share(len(repeat), len(ordered))
+        assert headline.lifetime_value.value == average(spent, len(known))
+        assert report.customers_ever_ordered == sum(1 for o in counted if o)
     finally:
         await savepoint.rollback()
 
