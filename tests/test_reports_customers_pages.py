@@ -154,6 +154,7 @@ async def test_the_staff_table_sorts_by_any_column(
     assert names.findall(by_notes)[0] == busy.email
     assert 'aria-sort="descending"><a class="sort-link" href="?from=2025-03-01' in by_notes
     assert "sort=-notes" in by_notes  # clicking again turns the order round
+    assert f'href="/customers?owner={busy.user.id}"' in by_notes
 
 
 async def test_the_report_pages_are_refused_without_reports_read(
