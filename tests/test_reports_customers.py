@@ -304,6 +304,7 @@ async def test_the_customers_csv_has_one_row_per_bucket(
         ({"from": "2025-03-10", "to": "2025-03-01"}, "from"),
         ({"grain": "hour"}, "grain"),
         ({"channel": "no-such-channel"}, "channel"),
+        ({"channel": "0190a0b0-0000-7000-8000-000000000000"}, "channel"),
     ],
 )
 @pytest.mark.parametrize("report", ["customers", "cohorts", "staff", "customers.csv"])

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.analytics.period import InvalidPeriod, ReportPeriod
 from patron.auth.principal import Principal
 from patron.auth.scoping import visible_to
-from patron.models import Customer, CustomerMetrics, Order
+from patron.models import Channel, Customer, CustomerMetrics, Order
 from patron.orders.repository import channel_by_name
 
 # what a customer really paid for an order, in the shop currency
@@ -50,16 +50,16 @@ async def find_channel(db: AsyncSession, value: str | None) -> uuid.UUID | None:
     if value is None:
         return None
     try:
-        return uuid.UUID(value)
+        found = await db.scalar(select(Channel.id).where(Channel.id == uuid.UUID(value)))
     except ValueError:
-        pass
-    channel = await channel_by_name(db, value)
-    if channel is None:
+        channel = await channel_by_name(db, value)
+        found = channel.id if channel else None
+    if found is None:
         raise InvalidPeriod(
             f"There is no sales channel named '{value}'.",
             details=[{"field": "channel", "value": value}],
         )
-    return channel.id
+    return found
 
 
 def visible_customer_ids(principal: Principal) -> Select[uuid.UUID] | None:
