@@ -24,6 +24,9 @@ Grain = Literal["day", "week", "month"]
 GRAINS: tuple[str, ...] = get_args(Grain)
 DEFAULT_DAYS = 30
 MAX_DAYS = 3660  # ten years
+# dates a report can be asked for; beyond them the previous period or the day after the end
+# would not exist
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 
 class InvalidPeriod(CRMError):
@@ -90,12 +93,18 @@ def _day(value: str | None, name: str) -> date | None:
     if value is None or value.strip() == "":
         return None
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
         raise InvalidPeriod(
             f"'{value}' is not a date; write {name} as YYYY-MM-DD.",
             details=[{"field": name, "value": value}],
         ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidPeriod(
+            f"Reports cover {FIRST_DAY} to {LAST_DAY}; {name} is {day}.",
+            details=[{"field": name, "value": value}],
+        )
+    return day
 
 
 def period_of(

@@ -1,0 +1,301 @@
+"""The queries of the customer and cohort reports: each figure is one set-based statement.
+
+Every report counts the same orders (:class:`OrderScope`): not cancelled, in the chosen
+channel, of customers the reader may see (record scope through the customer's owner, as
+everywhere else). A customer's *first order* is their earliest counted order; without a
+channel it comes from ``customer_metrics.first_order_at`` (kept current by every order change,
+indexed), with a channel from one ``GROUP BY`` over that channel's orders.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    SQLColumnExpression,
+    Subquery,
+    and_,
+    cast,
+    extract,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from patron.analytics.period import InvalidPeriod, ReportPeriod
+from patron.auth.principal import Principal
+from patron.auth.scoping import visible_to
+from patron.models import Channel, Customer, CustomerMetrics, Order
+from patron.orders.repository import channel_by_name
+
+# what a customer really paid for an order, in the shop currency
+NET_SPENT = (Order.total - Order.refunded_total) * Order.exchange_rate
+RETENTION_MONTHS = 12
+
+
+def utc_day(column: SQLColumnExpression[datetime], grain: str) -> ColumnElement[date]:
+    """The first day of the UTC day, week (Monday) or month ``column`` falls in."""
+    return cast(func.date_trunc(grain, func.timezone("UTC", column)), Date)
+
+
+async def find_channel(db: AsyncSession, value: str | None) -> uuid.UUID | None:
+    """The channel a report's ``channel`` parameter names (its name or id)."""
+    if value is None:
+        return None
+    try:
+        found = await db.scalar(select(Channel.id).where(Channel.id == uuid.UUID(value)))
+    except ValueError:
+        channel = await channel_by_name(db, value)
+        found = channel.id if channel else None
+    if found is None:
+        raise InvalidPeriod(
+            f"There is no sales channel named '{value}'.",
+            details=[{"field": "channel", "value": value}],
+        )
+    return found
+
+
+def visible_customer_ids(principal: Principal) -> Select[uuid.UUID] | None:
+    """The customers the reader may see, or None when they see every customer."""
+    if principal.record_scope == "all":
+        return None
+    return select(Customer.id).where(
+        Customer.merged_into_id.is_(None), visible_to(principal, owner=Customer.owner_id)
+    )
+
+
+@dataclass(frozen=True)
+class OrderScope:
+    """The orders a report counts."""
+
+    principal: Principal
+    channel_id: uuid.UUID | None = None
+
+    def orders(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [Order.cancelled_at.is_(None)]
+        if self.channel_id is not None:
+            conditions.append(Order.channel_id == self.channel_id)
+        visible = visible_customer_ids(self.principal)
+        if visible is not None:
+            conditions.append(Order.customer_id.in_(visible))
+        return conditions
+
+    def first_orders(self) -> Subquery:
+        """``(customer_id, first_at)`` of every customer with a counted order."""
+        if self.channel_id is not None:
+            return (
+                select(Order.customer_id, func.min(Order.placed_at).label("first_at"))
+                .where(*self.orders())
+                .group_by(Order.customer_id)
+                .subquery("first_orders")
+            )
+        query = select(
+            CustomerMetrics.customer_id, CustomerMetrics.first_order_at.label("first_at")
+        ).where(CustomerMetrics.first_order_at.is_not(None))
+        visible = visible_customer_ids(self.principal)
+        if visible is not None:
+            query = query.where(CustomerMetrics.customer_id.in_(visible))
+        return query.subquery("first_orders")
+
+
+# -- the customers report ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BucketActivity:
+    bucket: date
+    new_customers: int
+    returning_customers: int
+    orders: int
+
+
+async def activity_by_bucket(
+    db: AsyncSession, scope: OrderScope, period: ReportPeriod
+) -> list[BucketActivity]:
+    """Per bucket: customers whose first order is in it, customers who had ordered before it
+    (or before the period) and order again in it, and the orders."""
+    firsts = scope.first_orders()
+    bucket = utc_day(Order.placed_at, period.grain)
+    is_new = and_(
+        firsts.c.first_at >= period.since, utc_day(firsts.c.first_at, period.grain) == bucket
+    )
+    rows = await db.execute(
+        select(
+            bucket.label("bucket"),
+            func.count(Order.customer_id.distinct()).filter(is_new),
+            func.count(Order.customer_id.distinct()).filter(~is_new),
+            func.count(),
+        )
+        .join(firsts, firsts.c.customer_id == Order.customer_id)
+        .where(*scope.orders(), Order.placed_at >= period.since, Order.placed_at < period.until)
+        .group_by(bucket)
+    )
+    return [BucketActivity(b, int(new), int(back), int(n)) for b, new, back, n in rows]
+
+
+@dataclass(frozen=True)
+class PeriodCustomers:
+    """The customers who ordered in a period."""
+
+    ordered: int
+    new: int
+    returning: int
+    repeat: int  # with two or more counted orders by the end of the period
+    orders: int
+
+
+async def period_customers(
+    db: AsyncSession, scope: OrderScope, period: ReportPeriod
+) -> PeriodCustomers:
+    firsts = scope.first_orders()
+    per_customer = (
+        select(
+            Order.customer_id,
+            func.min(firsts.c.first_at).label("first_at"),
+            func.count().label("orders"),
+        )
+        .join(firsts, firsts.c.customer_id == Order.customer_id)
+        .where(*scope.orders(), Order.placed_at >= period.since, Order.placed_at < period.until)
+        .group_by(Order.customer_id)
+        .subquery()
+    )
+    earlier = per_customer.c.first_at < period.since
+    # an earlier first order means a second order; otherwise all of them are in the period
+    repeat = or_(earlier, per_customer.c.orders >= 2)
+    row = (
+        await db.execute(
+            select(
+                func.count(),
+                func.count().filter(~earlier),
+                func.count().filter(earlier),
+                func.count().filter(repeat),
+                func.coalesce(func.sum(per_customer.c.orders), 0),
+            )
+        )
+    ).one()
+    return PeriodCustomers(*(int(value) for value in row))
+
+
+@dataclass(frozen=True)
+class Spend:
+    customers: int
+    net_spent: Decimal
+
+
+async def spend_by(db: AsyncSession, scope: OrderScope, until: datetime) -> Spend:
+    """What every customer who had ordered before ``until`` had spent by then (net of refunds,
+    shop currency): one sum over the orders, the customers counted from their first orders."""
+    firsts = scope.first_orders()
+    net = await db.scalar(
+        select(func.coalesce(func.sum(NET_SPENT), 0)).where(
+            *scope.orders(), Order.placed_at < until
+        )
+    )
+    customers = await db.scalar(
+        select(func.count()).select_from(firsts).where(firsts.c.first_at < until)
+    )
+    return Spend(int(customers or 0), Decimal(net or 0))
+
+
+async def spend_by_cohort(
+    db: AsyncSession, scope: OrderScope, period: ReportPeriod
+) -> dict[date, Spend]:
+    """Per bucket of the period: the customers whose first order is in it, and what they had
+    spent by the end of the period."""
+    firsts = scope.first_orders()
+    cohort = utc_day(firsts.c.first_at, period.grain)
+    rows = await db.execute(
+        select(cohort, func.count(Order.customer_id.distinct()), func.sum(NET_SPENT))
+        .join(firsts, firsts.c.customer_id == Order.customer_id)
+        .where(
+            *scope.orders(),
+            firsts.c.first_at >= period.since,
+            firsts.c.first_at < period.until,
+            Order.placed_at < period.until,
+        )
+        .group_by(cohort)
+    )
+    return {day: Spend(int(n), Decimal(net)) for day, n, net in rows}
+
+
+async def signups_by_bucket(
+    db: AsyncSession, principal: Principal, period: ReportPeriod
+) -> dict[date, int]:
+    """Customers created per bucket (live ones, which the reader may see)."""
+    bucket = utc_day(Customer.created_at, period.grain)
+    rows = await db.execute(
+        select(bucket, func.count())
+        .where(
+            Customer.merged_into_id.is_(None),
+            visible_to(principal, owner=Customer.owner_id),
+            Customer.created_at >= period.since,
+            Customer.created_at < period.until,
+        )
+        .group_by(bucket)
+    )
+    return {day: int(count) for day, count in rows}
+
+
+async def churned_customers(db: AsyncSession, scope: OrderScope) -> tuple[int, int]:
+    """(customers now in the churned stage, customers who ever placed a counted order)."""
+    firsts = scope.first_orders()
+    row = (
+        await db.execute(
+            select(
+                func.count().filter(Customer.lifecycle_stage == "churned"),
+                func.count(),
+            )
+            .select_from(Customer)
+            .join(firsts, firsts.c.customer_id == Customer.id)
+            .where(Customer.merged_into_id.is_(None))
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+# -- the cohort matrix ------------------------------------------------------------------------
+
+
+async def cohort_activity(
+    db: AsyncSession, scope: OrderScope, first_month: date, last_month: date
+) -> dict[tuple[date, int], int]:
+    """For cohorts by first-order month from ``first_month`` to ``last_month``: how many of
+    each cohort ordered in its month +0 (everyone: the cohort's size), +1, ... +12."""
+    firsts = scope.first_orders()
+    cohort_start = func.date_trunc("month", func.timezone("UTC", firsts.c.first_at))
+    placed = func.timezone("UTC", Order.placed_at)
+    offset = (extract("year", placed) - extract("year", cohort_start)) * 12 + (
+        extract("month", placed) - extract("month", cohort_start)
+    )
+    after_last = next_month(last_month)
+    rows = await db.execute(
+        select(
+            cast(cohort_start, Date).label("cohort"),
+            offset.label("offset"),
+            func.count(Order.customer_id.distinct()),
+        )
+        .join(firsts, firsts.c.customer_id == Order.customer_id)
+        .where(
+            *scope.orders(),
+            firsts.c.first_at >= _instant(first_month),
+            firsts.c.first_at < _instant(after_last),
+            placed < cohort_start + func.make_interval(0, RETENTION_MONTHS + 1),
+        )
+        .group_by("cohort", "offset")
+    )
+    return {(cohort, int(months)): int(count) for cohort, months, count in rows}
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def _instant(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)

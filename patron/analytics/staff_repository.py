@@ -1,0 +1,130 @@
+"""The queries of the staff report: who the rows are, and one query per measure.
+
+A measure is a query returning ``(staff_id, value)`` rows for a period; the report joins them
+by staff member. Later domains (deals won, tickets solved) add a :class:`StaffMeasure` to
+:data:`STAFF_MEASURES` and every row, the API, the CSV and the panel table get the column.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from patron.analytics.customers_repository import NET_SPENT, OrderScope
+from patron.analytics.period import ReportPeriod
+from patron.auth.principal import Principal
+from patron.auth.scoping import visible_to
+from patron.models import Customer, Order, StaffUser, Team, TimelineEntry
+
+MeasureKind = Literal["count", "money"]
+# timeline entries written by a person or by their API key
+STAFF_ACTORS = ("user", "api_key")
+
+
+@dataclass(frozen=True)
+class StaffMeasure:
+    key: str
+    label: str
+    kind: MeasureKind
+    query: Callable[[OrderScope, ReportPeriod], Select[uuid.UUID | None, Any]]
+
+
+def _entries(kind: str) -> Callable[[OrderScope, ReportPeriod], Select[uuid.UUID | None, Any]]:
+    def query(scope: OrderScope, period: ReportPeriod) -> Select[uuid.UUID | None, Any]:
+        return (
+            select(TimelineEntry.actor_id, func.count())
+            .where(
+                TimelineEntry.kind == kind,
+                TimelineEntry.actor_type.in_(STAFF_ACTORS),
+                TimelineEntry.occurred_at >= period.since,
+                TimelineEntry.occurred_at < period.until,
+            )
+            .group_by(TimelineEntry.actor_id)
+        )
+
+    return query
+
+
+def _customers_owned(scope: OrderScope, period: ReportPeriod) -> Select[uuid.UUID | None, Any]:
+    return (
+        select(Customer.owner_id, func.count())
+        .where(Customer.merged_into_id.is_(None), Customer.owner_id.is_not(None))
+        .group_by(Customer.owner_id)
+    )
+
+
+def _owned_orders(
+    scope: OrderScope, period: ReportPeriod, figure: Any
+) -> Select[uuid.UUID | None, Any]:
+    return (
+        select(Customer.owner_id, figure)
+        .select_from(Order)
+        .join(Customer, Customer.id == Order.customer_id)
+        .where(
+            *scope.orders(),
+            Customer.owner_id.is_not(None),
+            Order.placed_at >= period.since,
+            Order.placed_at < period.until,
+        )
+        .group_by(Customer.owner_id)
+    )
+
+
+STAFF_MEASURES: list[StaffMeasure] = [
+    StaffMeasure("notes", "Notes written", "count", _entries("note")),
+    StaffMeasure("calls", "Calls logged", "count", _entries("call")),
+    StaffMeasure("meetings", "Meetings logged", "count", _entries("meeting")),
+    StaffMeasure("emails_logged", "Emails logged", "count", _entries("email_logged")),
+    StaffMeasure("customers_owned", "Customers owned", "count", _customers_owned),
+    StaffMeasure(
+        "orders",
+        "Orders of owned customers",
+        "count",
+        lambda s, p: _owned_orders(s, p, func.count()),
+    ),
+    StaffMeasure(
+        "revenue",
+        "Revenue of owned customers",
+        "money",
+        lambda s, p: _owned_orders(s, p, func.round(func.sum(NET_SPENT), 2)),
+    ),
+]
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    id: uuid.UUID
+    name: str
+    email: str
+    team: str | None
+    is_active: bool
+
+
+async def staff_members(db: AsyncSession, principal: Principal) -> list[StaffMember]:
+    """The people the reader may report on: themselves (own), their team, or everyone."""
+    rows = await db.execute(
+        select(StaffUser.id, StaffUser.name, StaffUser.email, Team.name, StaffUser.is_active)
+        .outerjoin(Team, Team.id == StaffUser.team_id)
+        .where(StaffUser.kind == "person", visible_to(principal, owner=StaffUser.id))
+        .order_by(StaffUser.name, StaffUser.id)
+    )
+    return [StaffMember(*row) for row in rows]
+
+
+async def measure_values(
+    db: AsyncSession,
+    measure: StaffMeasure,
+    scope: OrderScope,
+    period: ReportPeriod,
+    staff_ids: list[uuid.UUID],
+) -> dict[uuid.UUID, int | Decimal]:
+    query = measure.query(scope, period)
+    staff_column = query.selected_columns[0]
+    rows = await db.execute(query.where(staff_column.in_(staff_ids)))
+    return {staff_id: value for staff_id, value in rows if value is not None}
