@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
@@ -214,12 +214,6 @@ async def test_credentials(
     return CredentialsCheckOut(ok=result.ok, code=result.code, message=result.message)
 
 
-def since_moment(day: date | None) -> datetime:
-    if day is None:
-        return utcnow() - timedelta(days=backfill.DEFAULT_DAYS)
-    return datetime.combine(day, time(0), tzinfo=UTC)
-
-
 @router.post(
     "/connections/{connection_id}/backfills",
     response_model=BackfillOut,
@@ -232,7 +226,7 @@ async def request_backfill(
 ) -> BackfillOut:
     connection = await service.get_connection(db, connection_id)
     run = await backfill.request_run(
-        db, connection=connection, actor=principal.actor, since=since_moment(body.since)
+        db, connection=connection, actor=principal.actor, since=backfill.since_day(body.since)
     )
     return BackfillOut.model_validate(run)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import structlog
@@ -118,6 +118,13 @@ async def test_credentials(
 
 
 # -- starting runs ---------------------------------------------------------------------------
+
+
+def since_day(day: date | None) -> datetime:
+    """The start (UTC) of the day a backfill reads from; 90 days ago by default."""
+    if day is None:
+        return utcnow() - timedelta(days=DEFAULT_DAYS)
+    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def _fresh_progress() -> dict[str, Any]:
