@@ -29,6 +29,8 @@ from patron.audit.service import SYSTEM
 from patron.config import Settings
 from patron.db.engine import Database
 from patron.integrations import backfill, service
+from patron.integrations.shopify.admin_api import api_base
+from patron.integrations.storeapi import StoreAPIError
 from patron.kit.crypto import SecretBox
 from patron.kit.time import utcnow
 from patron.models import (
@@ -664,6 +666,65 @@ async def test_a_store_at_a_wrong_address_or_without_https_gets_a_clear_error(
     strict = make_settings(settings.database_url, tmp_path)  # private addresses not allowed
     refused = await backfill.test_credentials(strict, box, woo)
     assert (refused.ok, refused.code) == (False, "store_https_required")
+
+
+async def test_woocommerce_credentials_are_tried_and_a_wrong_secret_is_named(
+    db: AsyncSession, settings: Settings, store: FakeStore
+) -> None:
+    store.provider = "woocommerce"
+    store.data = {"orders": [woo_order_payload()]}
+    box = SecretBox(settings)
+    woo = await service.connect(
+        db,
+        box,
+        actor=SYSTEM,
+        provider="woocommerce",
+        name="Woo",
+        shop_domain=store.url,
+        webhook_secret="wc-secret-0123456789",
+        access_token=f"{WOO_KEY}:{WOO_SECRET}",
+    )
+    good = await backfill.test_credentials(settings, box, woo)
+    assert good.ok, good.message
+    assert "1 orders" in good.message
+    for token, code in (
+        (f"{WOO_KEY}:cs_wrong_secret", "store_credentials_rejected"),
+        (WOO_KEY, "store_credentials_missing"),
+    ):
+        await service.update_connection(db, box, woo, actor=SYSTEM, changes={"access_token": token})
+        result = await backfill.test_credentials(settings, box, woo)
+        assert (result.ok, result.code) == (False, code)
+
+
+async def test_a_store_that_does_not_answer_in_time_gets_a_timeout_not_a_hang(
+    db: AsyncSession, database: Database, tmp_path: Path, store: FakeStore
+) -> None:
+    quick = settings_for(database.url, tmp_path, store, store_api_timeout_seconds=1)
+    connection = await connect_shop(db, quick)
+    store.data = shopify_data(orders=0, products=0, customers=1)
+    gate = threading.Event()
+    store.script("customers", 1, Answer(gate=gate))
+    client = backfill.client_for(quick, SecretBox(quick), connection)
+    started = time.monotonic()
+    try:
+        with pytest.raises(StoreAPIError) as raised:
+            await client.page("customers", since=SINCE, cursor=None)
+    finally:
+        gate.set()
+    assert raised.value.code == "store_timeout"
+    assert time.monotonic() - started < 5
+
+
+def test_the_shopify_api_base_url_setting_is_ignored_unless_private_addresses_are_allowed(
+    tmp_path: Path,
+) -> None:
+    url = "postgresql+psycopg://nobody@127.0.0.1/none"
+    loose = make_settings(
+        url, tmp_path, store_api_allow_private=True, store_api_base_url="http://127.0.0.1:9"
+    )
+    strict = make_settings(url, tmp_path, store_api_base_url="http://127.0.0.1:9")
+    assert api_base(loose, "a.myshopify.com") == "http://127.0.0.1:9"
+    assert api_base(strict, "a.myshopify.com") == "https://a.myshopify.com"
 
 
 async def test_one_run_at_a_time_per_connection(
