@@ -549,6 +549,18 @@ async def test_a_stalled_run_is_queued_again_by_the_sweep(shop: Shop, store: Fak
     assert (await shop.run(run_id)).status == "done"
 
 
+async def test_a_run_that_makes_no_progress_for_hours_is_failed_and_frees_the_store(
+    shop: Shop,
+) -> None:
+    run_id = await shop.request()
+    async with shop.database.transaction() as db:
+        much_later = utcnow() + backfill.GIVE_UP_AFTER + timedelta(minutes=1)
+        assert await backfill.requeue_stalled(db, now=much_later) == 1
+    stalled = await shop.run(run_id)
+    assert (stalled.status, stalled.error_code) == ("failed", "backfill_stalled")
+    assert await shop.request() != run_id  # a new backfill may start
+
+
 # -- idempotency and ordering ------------------------------------------------------------------
 
 

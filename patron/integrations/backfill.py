@@ -46,6 +46,7 @@ PROVIDERS = ("shopify", "woocommerce")
 DEFAULT_DAYS = 90
 KEPT_FAILURES = 20
 STALLED_AFTER = timedelta(minutes=10)
+GIVE_UP_AFTER = timedelta(hours=6)
 COUNTS = ("created", "updated", "unchanged", "failed")
 
 Identify = Callable[[dict[str, Any]], tuple[str, datetime | None]]
@@ -237,12 +238,25 @@ async def schedule_reconciliations(
 
 async def requeue_stalled(db: AsyncSession, *, now: datetime | None = None) -> int:
     """Enqueue again the runs whose worker stopped (their row has not moved for a while);
-    each resumes at its saved cursor."""
-    runs = await repository.stalled_backfills(
-        db, before=(now or utcnow()) - STALLED_AFTER, limit=100
-    )
+    each resumes at its saved cursor. A run that has not moved for hours despite that (its
+    job keeps failing) is marked failed, so that it neither loops for ever nor blocks the
+    next backfill."""
+    moment = now or utcnow()
+    runs = await repository.stalled_backfills(db, before=moment - STALLED_AFTER, limit=100)
     for run in runs:
-        await enqueue_run(db, run)
+        if run.updated_at < moment - GIVE_UP_AFTER:
+            hours = GIVE_UP_AFTER // timedelta(hours=1)
+            _fail(
+                run,
+                CRMError(
+                    f"The run made no progress for {hours} hours (see the failed jobs); "
+                    "run a backfill again: what was applied stays.",
+                    code="backfill_stalled",
+                ),
+            )
+        else:
+            await enqueue_run(db, run)
+    await db.flush()
     return len(runs)
 
 
