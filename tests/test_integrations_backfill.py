@@ -752,13 +752,18 @@ async def test_one_run_at_a_time_per_connection(
     assert first.status_code == 202, first.text
     since = datetime.fromisoformat(first.json()["since"])
     assert abs((utcnow() - since) - timedelta(days=90)) < timedelta(minutes=1)
+    one = await client.get(f"{API}/{connection.id}/backfills/{first.json()['id']}", headers=headers)
+    assert (one.status_code, one.json()["status"]) == (200, "queued")
+    unknown = await client.get(f"{API}/{connection.id}/backfills/{uuid.uuid4()}", headers=headers)
+    assert unknown.json()["error"]["code"] == "backfill_not_found"
     second = await client.post(f"{API}/{connection.id}/backfills", json={}, headers=headers)
     assert second.status_code == 409
     assert second.json()["error"]["code"] == "backfill_in_progress"
     future = await client.post(
         f"{API}/{connection.id}/backfills", json={"since": "2999-01-01"}, headers=headers
     )
-    assert future.status_code in (409, 422)
+    assert future.status_code == 422
+    assert future.json()["error"]["code"] == "invalid_since"
 
 
 async def test_a_connection_without_a_token_or_a_stripe_account_cannot_be_backfilled(
