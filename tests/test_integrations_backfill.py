@@ -346,7 +346,8 @@ async def test_a_shopify_backfill_asked_through_the_api_reads_every_page_in_a_wo
         set_runtime(shop.settings, shop.database)
         await run_worker(shop.database, wait=False, concurrency=1)
         listed = await admin.http.get(path, headers=bearer(admin.key))
-    [run] = listed.json()["items"]
+    # (the hourly reconciliation may have run in the same worker: only the backfill counts)
+    [run] = [item for item in listed.json()["items"] if item["kind"] == "backfill"]
     assert run["status"] == "done", run
     assert (run["created"], run["updated"], run["unchanged"], run["failed"]) == (13, 0, 0, 0)
     assert {name: state["pages"] for name, state in run["progress"].items()} == {
@@ -354,9 +355,9 @@ async def test_a_shopify_backfill_asked_through_the_api_reads_every_page_in_a_wo
         "products": 2,
         "orders": 3,
     }
-    assert store.pages_read("customers") == [1, 2, 3]
-    assert store.pages_read("orders") == [1, 2, 3]
-    first, *later = [s for s in store.seen if s.path.endswith("orders.json")]
+    assert store.pages_read("customers")[:3] == [1, 2, 3]
+    assert store.pages_read("orders")[:3] == [1, 2, 3]
+    first, *later = [s for s in store.seen if s.path.endswith("orders.json")][:3]
     assert first.query["status"] == "any"
     assert first.query["limit"] == "250"
     assert datetime.fromisoformat(first.query["updated_at_min"]) == SINCE
