@@ -83,6 +83,14 @@ class Settings(BaseSettings):
     webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     webhooks_disable_after_failures: int = Field(default=20, ge=1)
     webhooks_keep_days: int = Field(default=30, ge=1)
+    # store backfills through the Shopify / WooCommerce APIs; private/loopback stores are
+    # refused unless allowed (SSRF), and only then is a Shopify API base URL other than
+    # https://<shop domain> honoured (a test or staging server)
+    store_api_allow_private: bool = False
+    store_api_base_url: str = ""
+    store_api_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # reconciliation reads what changed since the last successful run minus this overlap
+    store_reconcile_overlap_minutes: int = Field(default=15, ge=0)
 
     log_level: str = "INFO"
     log_json: bool | None = None

@@ -7,6 +7,7 @@ runs against ``PATRON_TEST_DATABASE_URL`` instead (CI uses the PostgreSQL 15 at 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -342,3 +343,37 @@ async def audit_actions(db: AsyncSession, object_id: object | None = None) -> li
         params["object_id"] = str(object_id)
     rows = await db.execute(text(query + " ORDER BY occurred_at, id"), params)
     return list(rows.scalars())
+
+
+@dataclass
+class CommittedAdmin:
+    http: httpx2.AsyncClient
+    key: str
+    user: StaffUser
+
+
+@contextlib.asynccontextmanager
+async def committed_admin(
+    database: Database, settings: Settings, *, email: str = "ops@shop.test"
+) -> AsyncIterator[CommittedAdmin]:
+    """An administrator and their API key committed in ``database``, with a client of an app
+    serving it (for tests with real commits: workers, live servers)."""
+    async with database.transaction() as db:
+        admin = await users_service.create_user(
+            db,
+            settings,
+            actor=SYSTEM,
+            email=email,
+            name="Ops",
+            role="admin",
+            password=PASSWORD,
+        )
+        principal = await principal_for(db, admin)
+        created = await apikeys.create_key(
+            db, principal, name="integration", scopes=sorted(principal.scopes)
+        )
+    app = create_app(settings, database=database)
+    async with app.router.lifespan_context(app):
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield CommittedAdmin(http, created.secret, admin)

@@ -1,4 +1,5 @@
-"""A real ``patron serve`` process on a database of its own, for tests over real HTTP."""
+"""Real HTTP in tests: a ``patron serve`` process on a database of its own, and small local
+servers (webhook receivers, fake store APIs) on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx2
@@ -81,3 +84,16 @@ def live_server(
             process.kill()
             process.wait()
         databases.drop(name)
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """Serve ``handler`` on 127.0.0.1 (a free port, yielded) in a thread until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -102,6 +102,7 @@ NOT_PAGES = {
     "/imports/{import_id}": "an import; tests/test_imports_browser.py opens each of its steps "
     "at both widths (the demo data has no import)",
     "/imports/{import_id}/progress": "a fragment polled by htmx",
+    "/integrations/{connection_id}/backfill": "a fragment polled by htmx",
     "/imports/{import_id}/errors.csv": "a download; tests/test_imports.py checks it",
     "/orders/export.xlsx": "a download; tests/test_order_pages.py checks it",
 }

@@ -299,3 +299,60 @@ def checkout_payload(checkout_id: int = 901414060, *, minutes: int = 0) -> dict[
             {"title": "Analytical Engine Mug", "sku": "MUG-BLUE", "quantity": 2, "price": "19.99"}
         ],
     }
+
+
+def woo_order_payload(
+    *, status: str = "processing", modified: str = "2026-11-02T10:00:00", **extra: Any
+) -> dict[str, Any]:
+    """2 × 10.00 and 1 × 25.00 with 5.00 off the first line, 4.95 shipping, 0 tax → 44.95."""
+    return {
+        "id": 727,
+        "number": "727",
+        "status": status,
+        "currency": "USD",
+        "date_created_gmt": "2026-11-02T09:00:00",
+        "date_modified_gmt": modified,
+        "date_paid_gmt": "2026-11-02T09:01:00" if status in ("processing", "completed") else None,
+        "discount_total": "5.00",
+        "shipping_total": "4.95",
+        "total_tax": "0.00",
+        "total": "44.95",
+        "prices_include_tax": False,
+        "customer_id": 26,
+        "customer_note": "",
+        "payment_method_title": "Direct bank transfer",
+        "billing": {
+            "first_name": "John",
+            "last_name": "Doe",
+            "address_1": "969 Market",
+            "city": "San Francisco",
+            "state": "CA",
+            "postcode": "94103",
+            "country": "US",
+            "email": "john.doe@example.com",
+            "phone": "(555) 555-5555",
+        },
+        "shipping": {"first_name": "John", "last_name": "Doe", "address_1": "", "city": ""},
+        "line_items": [
+            {
+                "id": 315,
+                "name": "Woo Single #1",
+                "sku": "W1",
+                "quantity": 2,
+                "subtotal": "20.00",
+                "total": "15.00",
+            },
+            {
+                "id": 316,
+                "name": "Ship Your Idea",
+                "sku": "",
+                "quantity": 1,
+                "subtotal": "25.00",
+                "total": "25.00",
+            },
+        ],
+        "shipping_lines": [{"id": 1, "method_title": "Flat Rate", "total": "4.95"}],
+        "coupon_lines": [{"code": "five", "discount": "5.00"}],
+        "refunds": [],
+        **extra,
+    }

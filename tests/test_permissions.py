@@ -229,6 +229,12 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/integrations/connections/{connection_id}/receipts/{receipt_id}/reprocess"): (
         "integrations:write"
     ),
+    ("POST", "/api/v1/integrations/connections/{connection_id}/test"): "integrations:write",
+    ("POST", "/api/v1/integrations/connections/{connection_id}/backfills"): "integrations:write",
+    ("GET", "/api/v1/integrations/connections/{connection_id}/backfills"): "integrations:read",
+    ("GET", "/api/v1/integrations/connections/{connection_id}/backfills/{backfill_id}"): (
+        "integrations:read"
+    ),
     ("GET", "/integrations"): "integrations:read",
     ("GET", "/integrations/new"): "integrations:write",
     ("POST", "/integrations/new"): "integrations:write",
@@ -236,6 +242,9 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/integrations/{connection_id}/status"): "integrations:write",
     ("POST", "/integrations/{connection_id}/delete"): "integrations:write",
     ("POST", "/integrations/{connection_id}/receipts/{receipt_id}/reprocess"): "integrations:write",
+    ("GET", "/integrations/{connection_id}/backfill"): "integrations:read",
+    ("POST", "/integrations/{connection_id}/test"): "integrations:write",
+    ("POST", "/integrations/{connection_id}/backfills"): "integrations:write",
     ("POST", "/webhooks/shopify/{connection_id}"): PUBLIC,  # signed by the store instead
     ("POST", "/webhooks/woocommerce/{connection_id}"): PUBLIC,
     ("POST", "/webhooks/stripe/{connection_id}"): PUBLIC,

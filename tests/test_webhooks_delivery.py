@@ -7,12 +7,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,6 @@ import httpx2
 import pytest
 from sqlalchemy import func, select, text
 
-from patron.app import create_app
-from patron.audit.service import SYSTEM
-from patron.auth import apikeys
 from patron.config import Settings
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerCreate
@@ -34,10 +30,16 @@ from patron.models import (
     StaffUser,
     WebhookSubscription,
 )
-from patron.users import service as users
 from patron.webhooks.tasks import deliver_webhook, purge_delivery_log
 from patron.worker.app import run_worker, set_runtime
-from tests.conftest import PASSWORD, IsolatedDatabase, bearer, make_settings, principal_for
+from tests.conftest import (
+    IsolatedDatabase,
+    bearer,
+    committed_admin,
+    make_settings,
+    principal_for,
+)
+from tests.live import http_server
 
 
 @dataclass
@@ -87,13 +89,9 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with http_server(Handler) as port:
+        state.port = port
+        yield state
 
 
 def verify(secret: str, received: Received) -> bool:
@@ -162,25 +160,8 @@ class Shop:
 async def _shop(target: IsolatedDatabase, tmp_path: Path, **overrides: Any) -> AsyncIterator[Shop]:
     settings = make_settings(target.url, tmp_path, webhooks_allow_private=True, **overrides)
     set_runtime(settings, target.database)
-    async with target.database.transaction() as db:
-        admin = await users.create_user(
-            db,
-            settings,
-            actor=SYSTEM,
-            email="ops@shop.test",
-            name="Ops",
-            role="admin",
-            password=PASSWORD,
-        )
-        principal = await principal_for(db, admin)
-        created = await apikeys.create_key(
-            db, principal, name="integration", scopes=sorted(principal.scopes)
-        )
-    app = create_app(settings, database=target.database)
-    async with app.router.lifespan_context(app):
-        transport = httpx2.ASGITransport(app=app)
-        async with httpx2.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield Shop(target, settings, http, created.secret, admin)
+    async with committed_admin(target.database, settings) as admin:
+        yield Shop(target, settings, admin.http, admin.key, admin.user)
 
 
 @pytest.fixture

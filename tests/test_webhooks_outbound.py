@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from patron.kit import outbound
+from tests.live import http_server
 
 REFUSED_ADDRESSES = [
     "127.0.0.1",
@@ -49,12 +49,8 @@ def local_server() -> Iterator[tuple[int, list[dict[str, str]]]]:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], seen
-    server.shutdown()
-    server.server_close()
+    with http_server(Handler) as port:
+        yield port, seen
 
 
 @pytest.mark.parametrize("address", REFUSED_ADDRESSES)
@@ -149,19 +145,14 @@ async def test_only_the_start_of_a_huge_answer_is_read() -> None:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with http_server(Endless) as port:
         reply = await outbound.post(
-            f"http://127.0.0.1:{server.server_address[1]}/",
+            f"http://127.0.0.1:{port}/",
             content=b"{}",
             headers={},
             timeout_seconds=5,
             allow_private=True,
             max_body=4096,
         )
-    finally:
-        server.shutdown()
-        server.server_close()
     assert reply.status_code == 200
     assert reply.body == b"x" * 4096

@@ -11,13 +11,17 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from patron.auth.dependencies import get_settings
 from patron.config import Settings
 from patron.db.deps import DbSession
-from patron.integrations import repository, service
+from patron.errors import NotFound
+from patron.integrations import backfill, repository, service
 from patron.integrations.auth import IntegrationsRead, IntegrationsWrite
 from patron.integrations.schemas import (
+    BackfillCreate,
+    BackfillOut,
     ConnectionCreate,
     ConnectionOut,
     ConnectionStatusOut,
     ConnectionUpdate,
+    CredentialsCheckOut,
     DayOut,
     ReceiptOut,
     ReceiptStatus,
@@ -190,3 +194,68 @@ async def reprocess_receipt(
     receipt = await service.get_receipt(db, connection, receipt_id)
     await service.reprocess(db, connection, receipt, actor=principal.actor)
     return ReceiptOut.model_validate(receipt)
+
+
+@router.post(
+    "/connections/{connection_id}/test",
+    response_model=CredentialsCheckOut,
+    responses=NOT_FOUND,
+    summary="Try the API credentials with a cheap read (Shopify shop.json, WooCommerce orders)",
+)
+async def test_credentials(
+    connection_id: uuid.UUID,
+    request: Request,
+    principal: IntegrationsWrite,
+    db: DbSession,
+    settings: SettingsDep,
+) -> CredentialsCheckOut:
+    connection = await service.get_connection(db, connection_id)
+    result = await backfill.test_credentials(settings, _box(request), connection)
+    return CredentialsCheckOut(ok=result.ok, code=result.code, message=result.message)
+
+
+@router.post(
+    "/connections/{connection_id}/backfills",
+    response_model=BackfillOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(404, 409),
+    summary="Read the store's customers, products and orders updated since a day",
+)
+async def request_backfill(
+    connection_id: uuid.UUID, body: BackfillCreate, principal: IntegrationsWrite, db: DbSession
+) -> BackfillOut:
+    connection = await service.get_connection(db, connection_id)
+    run = await backfill.request_run(
+        db, connection=connection, actor=principal.actor, since=backfill.since_day(body.since)
+    )
+    return BackfillOut.model_validate(run)
+
+
+@router.get(
+    "/connections/{connection_id}/backfills",
+    response_model=Page[BackfillOut],
+    responses=NOT_FOUND,
+    summary="Backfill and reconciliation runs, newest first",
+)
+async def list_backfills(
+    connection_id: uuid.UUID, principal: IntegrationsRead, db: DbSession, page: Paging
+) -> Page[BackfillOut]:
+    connection = await service.get_connection(db, connection_id)
+    rows, cursor = await repository.list_backfills(db, connection.id, page)
+    return Page(items=[BackfillOut.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+@router.get(
+    "/connections/{connection_id}/backfills/{backfill_id}",
+    response_model=BackfillOut,
+    responses=NOT_FOUND,
+    summary="One run with its progress",
+)
+async def get_backfill(
+    connection_id: uuid.UUID, backfill_id: uuid.UUID, principal: IntegrationsRead, db: DbSession
+) -> BackfillOut:
+    connection = await service.get_connection(db, connection_id)
+    run = await repository.backfill(db, backfill_id)
+    if run is None or run.connection_id != connection.id:
+        raise NotFound("No such backfill.", code="backfill_not_found")
+    return BackfillOut.model_validate(run)

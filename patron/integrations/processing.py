@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -55,7 +56,7 @@ def _parse(body: bytes) -> dict[str, Any]:
     return value
 
 
-def _validation_message(error: ValidationError) -> str:
+def validation_message(error: ValidationError) -> str:
     parts = [
         f"{'.'.join(str(p) for p in item['loc']) or '(body)'}: {item['msg']}"
         for item in error.errors()[:5]
@@ -78,24 +79,44 @@ async def process(db: AsyncSession, settings: Settings, receipt_id: uuid.UUID) -
         return receipt.status
     ctx = Context(db, settings, connection, channel, Actor("system", None, connection.name))
     try:
-        async with db.begin_nested():
-            outcome = await handle(ctx, receipt.topic, _parse(receipt.body))
+        body = _parse(receipt.body)
     except PayloadError as error:
         _fail(receipt, error.code, error.message)
-    except ValidationError as error:
-        _fail(receipt, "invalid_payload", _validation_message(error))
-    except CRMError as error:
-        details = "; ".join(f"{d.get('field')}: {d.get('message')}" for d in error.details[:5])
-        _fail(receipt, error.code, error.message + (f" ({details})" if details else ""))
-    except DBAPIError:
-        raise
-    except Exception as error:  # a bug must not hide the delivery: it is kept, failed
-        log.exception("webhook_processing_crashed", receipt_id=str(receipt.id))
-        _fail(receipt, "processing_error", f"{type(error).__name__}: {error}")
     else:
-        _finish(receipt, outcome)
+        result = await apply(ctx, handle, receipt.topic, body, label=f"receipt {receipt.id}")
+        if isinstance(result, Failure):
+            _fail(receipt, result.code, result.message)
+        else:
+            _finish(receipt, result)
     await db.flush()
     return receipt.status
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    message: str
+
+
+async def apply(
+    ctx: Context, handle: Handle, topic: str, body: dict[str, Any], *, label: str
+) -> Outcome | Failure:
+    """Run a handler in a savepoint: a record it cannot take (bad shape, refused business
+    rule, a bug) undoes its own partial work and comes back as a Failure. Database errors
+    propagate, so the job retries."""
+    try:
+        async with ctx.db.begin_nested():
+            return await handle(ctx, topic, body)
+    except ValidationError as error:
+        return Failure("invalid_payload", validation_message(error))
+    except CRMError as error:
+        details = "; ".join(f"{d.get('field')}: {d.get('message')}" for d in error.details[:5])
+        return Failure(error.code, error.message + (f" ({details})" if details else ""))
+    except DBAPIError:
+        raise
+    except Exception as error:  # a bug must not hide the record: it is kept, failed
+        log.exception("store_record_processing_crashed", record=label)
+        return Failure("processing_error", f"{type(error).__name__}: {error}")
 
 
 def _finish(receipt: WebhookReceipt, outcome: Outcome) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.kit.pagination import PageParams, paginate
 from patron.models import (
     CustomerExternalId,
+    StoreBackfill,
     StoreConnection,
     StoreRecordVersion,
     WebhookDelivery,
@@ -186,3 +187,82 @@ async def unlink_customer(db: AsyncSession, *, channel_id: uuid.UUID, external_i
             CustomerExternalId.external_id == external_id,
         )
     )
+
+
+# -- backfills ------------------------------------------------------------------------------
+
+IN_PROGRESS = ("queued", "running")
+
+
+async def backfill(
+    db: AsyncSession, backfill_id: uuid.UUID, *, lock: bool = False
+) -> StoreBackfill | None:
+    query = select(StoreBackfill).where(StoreBackfill.id == backfill_id)
+    if lock:
+        query = query.with_for_update()
+    return await db.scalar(query)
+
+
+async def backfill_in_progress(db: AsyncSession, connection_id: uuid.UUID) -> StoreBackfill | None:
+    return await db.scalar(
+        select(StoreBackfill).where(
+            StoreBackfill.connection_id == connection_id, StoreBackfill.status.in_(IN_PROGRESS)
+        )
+    )
+
+
+async def latest_backfill(db: AsyncSession, connection_id: uuid.UUID) -> StoreBackfill | None:
+    return await db.scalar(
+        select(StoreBackfill)
+        .where(StoreBackfill.connection_id == connection_id)
+        .order_by(StoreBackfill.created_at.desc(), StoreBackfill.id.desc())
+        .limit(1)
+    )
+
+
+async def list_backfills(
+    db: AsyncSession, connection_id: uuid.UUID, params: PageParams
+) -> tuple[list[StoreBackfill], str | None]:
+    query = select(StoreBackfill).where(StoreBackfill.connection_id == connection_id)
+    return await paginate(
+        db, query, order=[StoreBackfill.created_at, StoreBackfill.id], params=params
+    )
+
+
+async def last_successful_start(db: AsyncSession, connection_id: uuid.UUID) -> datetime | None:
+    return await db.scalar(
+        select(func.max(StoreBackfill.started_at)).where(
+            StoreBackfill.connection_id == connection_id, StoreBackfill.status == "done"
+        )
+    )
+
+
+async def reconcilable_connections(
+    db: AsyncSession, providers: tuple[str, ...]
+) -> list[StoreConnection]:
+    """Active connections with API credentials and no run in progress."""
+    busy = select(StoreBackfill.connection_id).where(StoreBackfill.status.in_(IN_PROGRESS))
+    rows = await db.scalars(
+        select(StoreConnection)
+        .where(
+            StoreConnection.status == "active",
+            StoreConnection.provider.in_(providers),
+            StoreConnection.access_token.is_not(None),
+            StoreConnection.id.not_in(busy),
+        )
+        .order_by(StoreConnection.id)
+    )
+    return list(rows)
+
+
+async def stalled_backfills(
+    db: AsyncSession, *, before: datetime, limit: int
+) -> list[StoreBackfill]:
+    """Runs waiting or running whose row has not moved since ``before`` (a lost job)."""
+    rows = await db.scalars(
+        select(StoreBackfill)
+        .where(StoreBackfill.status.in_(IN_PROGRESS), StoreBackfill.updated_at < before)
+        .order_by(StoreBackfill.updated_at)
+        .limit(limit)
+    )
+    return list(rows)

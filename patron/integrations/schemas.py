@@ -85,3 +85,58 @@ class ReceiptOut(Schema):
     attempts: int
     processed_at: datetime | None
     headers: dict[str, Any]
+
+
+BackfillStatus = Literal["queued", "running", "done", "failed"]
+
+
+class BackfillCreate(Input):
+    since: date | None = Field(
+        default=None,
+        description="Read records updated on or after this day (UTC); 90 days ago by default",
+    )
+
+
+class ResourceProgress(Schema):
+    cursor: str | None = Field(description="The next page to read; null before the first")
+    done: bool
+    pages: int
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+
+
+class RecordFailure(Schema):
+    resource: str
+    id: str
+    code: str
+    message: str
+
+
+class BackfillOut(Schema):
+    id: uuid.UUID
+    connection_id: uuid.UUID
+    kind: Literal["backfill", "reconciliation"]
+    since: datetime
+    status: BackfillStatus
+    progress: dict[str, ResourceProgress] = Field(
+        description="Per resource (customers, products, orders), in the order they are read"
+    )
+    created: int
+    updated: int
+    unchanged: int = Field(description="Records Patron already had at this version or newer")
+    failed: int
+    failures: list[RecordFailure] = Field(description="The first records that failed")
+    error_code: str = Field(description="Why the run failed, e.g. store_credentials_rejected")
+    error: str
+    requested_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class CredentialsCheckOut(Schema):
+    ok: bool
+    code: str = Field(description="ok, or an error code such as store_credentials_rejected")
+    message: str

@@ -1,10 +1,11 @@
 """Panel pages: the store connections, connecting a store, and a connection's status page
-(deliveries per day, failures with their error, pause / resume / remove, re-process)."""
+(deliveries per day, failures with their error, pause / resume / remove, re-process, testing
+the API credentials, running a backfill and following its progress)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -14,7 +15,7 @@ from patron.auth.dependencies import get_settings
 from patron.config import Settings
 from patron.db.deps import DbSession
 from patron.errors import CRMError, NotFound
-from patron.integrations import repository, service
+from patron.integrations import backfill, repository, service
 from patron.integrations.auth import IntegrationsRead, IntegrationsWrite
 from patron.kit.crypto import SecretBox
 from patron.kit.pagination import PageParams
@@ -162,8 +163,71 @@ async def connection_page(
         "failures": failures,
         "recent": recent,
         "can_write": principal.has("integrations:write"),
+        "reads_api": connection.provider in backfill.PROVIDERS,
+        "run": await repository.latest_backfill(db, connection.id),
+        "default_since": (utcnow() - timedelta(days=backfill.DEFAULT_DAYS)).date().isoformat(),
+        "today": utcnow().date().isoformat(),
     }
     return render(request, "integrations/detail.html", context)
+
+
+@router.get("/{connection_id}/backfill")
+async def backfill_progress(
+    connection_id: str, request: Request, principal: IntegrationsRead, db: DbSession
+) -> Response:
+    """The last run's card, polled by htmx while the run is queued or running."""
+    connection = await _connection(db, connection_id)
+    run = await repository.latest_backfill(db, connection.id)
+    return render(request, "integrations/_backfill.html", {"connection": connection, "run": run})
+
+
+@router.post("/{connection_id}/test")
+async def test_credentials(
+    connection_id: str,
+    request: Request,
+    principal: IntegrationsWrite,
+    db: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    connection = await _connection(db, connection_id)
+    result = await backfill.test_credentials(settings, _box(request), connection)
+    url = f"/integrations/{connection.id}"
+    if result.ok:
+        return redirect(request, url, flash=f"The credentials work. {result.message}")
+    return redirect(
+        request, url, flash=f"The test failed ({result.code}): {result.message}", category="danger"
+    )
+
+
+@router.post("/{connection_id}/backfills")
+async def start_backfill(
+    connection_id: str,
+    request: Request,
+    principal: IntegrationsWrite,
+    db: DbSession,
+    since: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    connection = await _connection(db, connection_id)
+    url = f"/integrations/{connection.id}"
+    try:
+        day = date.fromisoformat(since)
+    except ValueError:
+        return redirect(request, url, flash="Give a date to read from.", category="danger")
+    try:
+        async with db.begin_nested():
+            await backfill.request_run(
+                db,
+                connection=connection,
+                actor=principal.actor,
+                since=backfill.since_day(day),
+            )
+    except CRMError as error:
+        return redirect(request, url, flash=error.message, category="danger")
+    return redirect(
+        request,
+        url,
+        flash=f"Backfill queued: customers, products and orders updated since {day:%d %b %Y}.",
+    )
 
 
 @router.post("/{connection_id}/status")

@@ -125,6 +125,29 @@ async def post(
 ) -> Reply:
     """POST to a checked address, within ``timeout_seconds`` in all, keeping the start of the
     answer (a receiver cannot hold the worker with a slow or endless body)."""
+    return await send(
+        "POST",
+        url,
+        content=content,
+        headers=headers,
+        timeout_seconds=timeout_seconds,
+        allow_private=allow_private,
+        max_body=max_body,
+    )
+
+
+async def send(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    timeout_seconds: float,
+    allow_private: bool,
+    content: bytes | None = None,
+    max_body: int = 64 * 1024,
+) -> Reply:
+    """Send a request to a checked address, within ``timeout_seconds`` in all, reading at
+    most ``max_body`` bytes of the answer."""
     target = await pin(url, allow_private=allow_private)
     host_header = urlsplit(url).netloc.rsplit("@", 1)[-1]
     async with (
@@ -134,7 +157,7 @@ async def post(
         ) as client,
     ):
         request = client.build_request(
-            "POST",
+            method,
             target.url,
             content=content,
             headers={**headers, "Host": host_header},

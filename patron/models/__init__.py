@@ -25,6 +25,7 @@ from patron.models.customers import (
 from patron.models.events import AnonymousVisitor, TrackingEvent, TrackingEventKey
 from patron.models.imports import ImportJob, ImportMapping
 from patron.models.integrations import (
+    StoreBackfill,
     StoreConnection,
     StoreRecordVersion,
     WebhookDelivery,
@@ -108,6 +109,7 @@ __all__ = [
     "StaffNotification",
     "StaffSession",
     "StaffUser",
+    "StoreBackfill",
     "StoreConnection",
     "StoreRecordVersion",
     "Team",

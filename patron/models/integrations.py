@@ -130,3 +130,50 @@ class StoreRecordVersion(Base):
     kind: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(200))
     source_updated_at: Mapped[datetime]
+
+
+BACKFILL_KINDS = ("backfill", "reconciliation")
+BACKFILL_STATUSES = ("queued", "running", "done", "failed")
+
+
+class StoreBackfill(IdMixin, TimestampMixin, Base):
+    """One read of a store's customers, products and orders through its API (a backfill asked
+    for by staff, or the periodic reconciliation), processed page by page.
+
+    ``progress`` holds, per resource, the cursor of the next page and the counts so far; it is
+    saved with each page's changes, so a run that stops resumes at the page it had reached.
+    ``updated_at`` doubles as the heartbeat the sweep uses to find a run whose worker died.
+    """
+
+    __tablename__ = "store_backfill"
+    __table_args__ = (
+        CheckConstraint(_in("kind", BACKFILL_KINDS), name="kind"),
+        CheckConstraint(_in("status", BACKFILL_STATUSES), name="status"),
+        Index("ix_store_backfill_connection", "connection_id", "created_at"),
+        # one run at a time per connection
+        Index(
+            "uq_store_backfill_in_progress",
+            "connection_id",
+            unique=True,
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("store_connection.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    since: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10), server_default="queued")
+    progress: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    created: Mapped[int] = mapped_column(Integer, server_default="0")
+    updated: Mapped[int] = mapped_column(Integer, server_default="0")
+    unchanged: Mapped[int] = mapped_column(Integer, server_default="0")
+    failed: Mapped[int] = mapped_column(Integer, server_default="0")
+    # the first records that failed: [{"resource", "id", "code", "message"}]
+    failures: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
+    error_code: Mapped[str] = mapped_column(String(60), server_default="")
+    error: Mapped[str] = mapped_column(Text, server_default="")
+    requested_by: Mapped[str] = mapped_column(String(200), server_default="")
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

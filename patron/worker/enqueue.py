@@ -35,23 +35,26 @@ async def enqueue(
     *,
     scheduled_at: datetime | None = None,
     lock: str | None = None,
+    queueing_lock: str | None = None,
     **kwargs: Any,
 ) -> int:
     """Queue ``task(**kwargs)`` and return the job id; arguments are JSON values (ids, not rows).
 
     A task with a queueing lock waits in the queue at most once: enqueueing it again while
-    it waits returns the waiting job's id.
+    it waits returns the waiting job's id. ``lock`` and ``queueing_lock`` override the
+    task's own (a lock per record, say).
     """
+    waiting_lock = queueing_lock if queueing_lock is not None else task.queueing_lock
     values = {
         "queue": task.queue,
         "task_name": task.name,
         "priority": task.priority,
         "lock": lock if lock is not None else task.lock,
-        "queueing_lock": task.queueing_lock,
+        "queueing_lock": waiting_lock,
         "args": json.dumps(kwargs, default=str),
         "scheduled_at": scheduled_at,
     }
-    if task.queueing_lock is None:
+    if waiting_lock is None:
         job_id = await db.scalar(_DEFER, values)
     else:
         job_id = None
@@ -62,7 +65,7 @@ async def enqueue(
             except IntegrityError as error:
                 if QUEUEING_LOCK_INDEX not in str(error.orig):
                     raise
-                job_id = await db.scalar(_WAITING, {"lock": task.queueing_lock})
+                job_id = await db.scalar(_WAITING, {"lock": waiting_lock})
             if job_id is not None:
                 break
     assert job_id is not None
