@@ -42,6 +42,7 @@ from patron.models.orders import (
     Shipment,
     ShipmentEvent,
 )
+from patron.models.rfm import RfmCutPoints
 from patron.models.segments import (
     Segment,
     SegmentMember,
@@ -97,6 +98,7 @@ __all__ = [
     "RecoveryCode",
     "Refund",
     "ReturnLine",
+    "RfmCutPoints",
     "Role",
     "SavedView",
     "Segment",
