@@ -1,5 +1,6 @@
 """Every module that defines tasks, imported so that a worker knows them all."""
 
+from patron.analytics import rfm_tasks
 from patron.customers import tasks as customer_tasks
 from patron.events import tasks as event_tasks
 from patron.imports import tasks as import_tasks
@@ -11,6 +12,7 @@ from patron.segments import tasks as segment_tasks
 from patron.webhooks import tasks as webhook_tasks
 
 __all__ = [
+    "rfm_tasks",
     "customer_tasks",
     "event_tasks",
     "import_tasks",
