@@ -51,7 +51,12 @@ SHOP = [
 
 
 async def customer_with(
-    db: AsyncSession, *, days: int, orders: int, spent: int | str, merged_into: Customer | None = None
+    db: AsyncSession,
+    *,
+    days: int,
+    orders: int,
+    spent: int | str,
+    merged_into: Customer | None = None,
 ) -> Customer:
     customer = await make_customer(db)
     if merged_into is not None:

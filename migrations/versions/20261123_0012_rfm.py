@@ -67,7 +67,10 @@ def upgrade() -> None:
         "rfm_cut_points",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column(
-            "computed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "computed_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column("customers", sa.Integer(), server_default="0", nullable=False),
         sa.Column("recency_days", postgresql.ARRAY(sa.Integer()), nullable=True),

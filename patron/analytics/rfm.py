@@ -256,10 +256,14 @@ async def grid(db: AsyncSession, principal: Principal) -> Grid:
     statement = (
         visible_customers(principal)
         .with_only_columns(recency, frequency, func.count(), func.sum(CustomerMetrics.total_spent))
+        .select_from(Customer)
         .join(CustomerMetrics, CustomerMetrics.customer_id == Customer.id)
         .where(recency.is_not(None), frequency.is_not(None))
         .group_by(recency, frequency)
     )
     rows = (await db.execute(statement)).all()
-    cells = {(r, f): Tally(int(count), Decimal(spent or 0)) for r, f, count, spent in rows}
+    cells = {
+        (int(r or 0), int(f or 0)): Tally(int(count), Decimal(spent or 0))
+        for r, f, count, spent in rows
+    }
     return Grid(cut_points, cells)

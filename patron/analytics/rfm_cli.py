@@ -17,9 +17,7 @@ def score() -> None:
 
     run = _run_in_transaction(get_settings(), rfm.score_everyone)
     cuts = run.cut_points
-    typer.echo(
-        f"Scored {cuts.customers} customer(s) with orders; {run.changed} score(s) changed."
-    )
+    typer.echo(f"Scored {cuts.customers} customer(s) with orders; {run.changed} score(s) changed.")
     if cuts.customers:
         typer.echo(
             f"Cut points: days since last order {cuts.recency_days}, "

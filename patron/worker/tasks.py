@@ -12,7 +12,6 @@ from patron.segments import tasks as segment_tasks
 from patron.webhooks import tasks as webhook_tasks
 
 __all__ = [
-    "rfm_tasks",
     "customer_tasks",
     "event_tasks",
     "import_tasks",
@@ -20,6 +19,7 @@ __all__ = [
     "mail_tasks",
     "ops_tasks",
     "order_tasks",
+    "rfm_tasks",
     "segment_tasks",
     "webhook_tasks",
 ]

@@ -98,6 +98,7 @@ templates.env.globals.update(
     lifecycle_styles=LIFECYCLE_STYLES,
     consent_labels=CONSENT_LABELS,
     consent_styles=CONSENT_STYLES,
+    rfm_groups=GROUPS_BY_NAME,
 )
 
 
