@@ -256,3 +256,24 @@ async def test_the_customer_page_shows_the_group_and_scores(
     unscored = (await client.get(f"/customers/{nobody.id}")).text
     assert "Scores come with the first order." in unscored
     assert "data-rfm-group" not in unscored
+
+
+async def test_a_merged_customer_leaves_the_grid(
+    db: AsyncSession, client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey
+) -> None:
+    people = await build_shop(db)
+    await rfm.score_everyone(db, now=NOW)
+    admin = bearer(await make_key(await make_user("admin")))
+
+    merged = await client.post(
+        f"/api/v1/customers/{people[0].id}/merge",
+        headers=admin,
+        json={"merge_id": str(people[1].id)},
+    )
+
+    assert merged.status_code == 200, merged.text
+    report = (await client.get("/api/v1/reports/rfm", headers=admin)).json()
+    # the merged customer's figures go; the survivor's made-up ones are recomputed from its
+    # real orders (none) and rescored: neither is counted any more
+    assert report["customers"] == 8
+    assert {g["group"]: g["customers"] for g in report["groups"]}["new_customers"] == 0
