@@ -277,3 +277,18 @@ async def test_a_merged_customer_leaves_the_grid(
     # real orders (none) and rescored: neither is counted any more
     assert report["customers"] == 8
     assert {g["group"]: g["customers"] for g in report["groups"]}["new_customers"] == 0
+
+
+async def test_the_customer_export_carries_the_scores_and_group(
+    db: AsyncSession, client: httpx2.AsyncClient, make_user: MakeUser, make_key: MakeKey
+) -> None:
+    people = await build_shop(db)
+    await rfm.score_everyone(db, now=NOW)
+    admin = bearer(await make_key(await make_user("admin")))
+
+    response = await client.get("/api/v1/customers/export.csv?rfm_group=loyal", headers=admin)
+
+    rows = list(csv.DictReader(io.StringIO(response.text.lstrip("\ufeff"))))
+    assert [row["id"] for row in rows] == [str(people[3].id)]
+    scores = [rows[0][f"{name}_score"] for name in ("recency", "frequency", "monetary")]
+    assert (scores, rows[0]["rfm_group"]) == (["4", "5", "5"], "loyal")
