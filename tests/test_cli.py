@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from patron.cli import app
 from patron.config import get_settings
+from patron.db.engine import libpq_url
 from tests.conftest import TEST_SECRET, IsolatedDatabase
 
 runner = CliRunner()
@@ -103,6 +105,35 @@ def test_an_api_key_is_printed_once_listed_without_its_secret_and_revoked(
     assert over[0] == 1
     assert "scope_not_held" in over[1]
     assert run("apikey", "revoke", "not-a-uuid")[0] == 1
+
+
+def test_rfm_score_scores_every_customer_at_once(cli: IsolatedDatabase) -> None:
+    run("migrate")
+    with psycopg.connect(libpq_url(cli.url)) as connection:
+        connection.execute(
+            "WITH made AS (INSERT INTO customer (id, first_name, last_name)"
+            " SELECT gen_random_uuid(), 'Buyer', n::text FROM generate_series(1, 5) n"
+            " RETURNING id, last_name::int AS n)"
+            " INSERT INTO customer_metrics (customer_id, orders_count, total_spent, last_order_at)"
+            " SELECT id, n, n * 10, now() - n * interval '1 day' FROM made"
+        )
+
+    code, output = run("rfm", "score")
+
+    assert code == 0, output
+    assert output.startswith("Scored 5 customer(s) with orders; 5 score(s) changed.\n")
+    assert "orders [1, 2, 3, 4]" in output
+    with psycopg.connect(libpq_url(cli.url)) as connection:
+        groups = connection.execute(
+            "SELECT rfm_group FROM customer_metrics ORDER BY orders_count"
+        ).fetchall()
+    assert [group for (group,) in groups] == [
+        "new_customers",
+        "potential_loyalists",
+        "need_attention",
+        "at_risk",
+        "cant_lose",
+    ]
 
 
 def test_demo_data_is_created_once_with_the_given_password(

@@ -168,6 +168,10 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/segments/{segment_id}/members/{customer_id}/remove"): (
         "segments:write+customers:read"
     ),
+    ("GET", "/api/v1/reports/rfm"): "reports:read",
+    ("GET", "/api/v1/reports/rfm.csv"): "reports:read",
+    ("GET", "/reports/rfm"): "reports:read",
+    ("POST", "/reports/rfm/score"): "reports:read+settings:admin",
     ("GET", "/api/v1/carts"): "orders:read",
     ("GET", "/api/v1/channels"): "orders:read",
     ("POST", "/api/v1/channels"): "settings:admin",

@@ -82,7 +82,9 @@ TEXT_FIELDS = ["first_name", "last_name", "email", "company", "country", "city",
 TEXT_FIELDS += ["source", "custom.sg_nick"]
 NUMBER_FIELDS = ["orders_count", "total_spent", "average_order_value", "refunded_total"]
 NUMBER_FIELDS += ["items", "returns_count", "custom.sg_score"]
-DATETIME_FIELDS = ["created", "first_order", "last_order"]
+SCORE_FIELDS = ["recency_score", "frequency_score", "monetary_score"]  # not set: no scores
+NUMBER_FIELDS += SCORE_FIELDS
+DATETIME_FIELDS = ["created", "first_order", "last_order", "last_seen"]
 DATE_FIELDS = ["birthday", "custom.sg_since"]
 METRIC_COLUMNS = {
     "orders_count": "orders_count",
@@ -183,6 +185,9 @@ metrics = st.fixed_dictionaries(
         "returns_count": st.integers(0, 2),
         "first_order_at": _maybe(some_days.map(ago)),
         "last_order_at": _maybe(some_days.map(ago)),
+        "last_seen_at": _maybe(some_days.map(ago)),
+        **{score: _maybe(st.integers(1, 5)) for score in SCORE_FIELDS},
+        "rfm_group": _maybe(st.sampled_from(["champions", "at_risk", "lost"])),
     }
 )
 properties = st.fixed_dictionaries(
@@ -298,6 +303,13 @@ conditions = st.one_of(
     ),
     st.builds(
         Compare,
+        st.just("rfm_group"),
+        st.sampled_from(["=", "!="]),
+        st.sampled_from(["champions", "AT_RISK", "new_customers"]),
+    ),
+    st.builds(Compare, st.sampled_from(SCORE_FIELDS), ordering_ops, st.integers(1, 5).map(Decimal)),
+    st.builds(
+        Compare,
         st.just("custom.sg_size"),
         st.sampled_from(["=", "!="]),
         st.sampled_from(["s", "L"]),
@@ -316,7 +328,7 @@ conditions = st.one_of(
             + NUMBER_FIELDS
             + DATETIME_FIELDS
             + DATE_FIELDS
-            + ["custom.sg_colors", "custom.sg_vip"]
+            + ["custom.sg_colors", "custom.sg_vip", "rfm_group"]
         ),
         st.booleans(),
     ),
@@ -392,7 +404,10 @@ def _field(person: Person, name: str) -> Any:
         return person.custom.get(name.removeprefix("custom."))
     if name in METRIC_COLUMNS:
         return Decimal((person.metrics or {}).get(METRIC_COLUMNS[name], 0))
-    if name in ("first_order", "last_order"):
+    if name in SCORE_FIELDS or name == "rfm_group":
+        value = (person.metrics or {}).get(name)
+        return Decimal(value) if isinstance(value, int) else value
+    if name in ("first_order", "last_order", "last_seen"):
         return (person.metrics or {}).get(f"{name}_at")
     if name == "created":
         return ago(person.created_days_ago)
@@ -414,7 +429,7 @@ def _compare(person: Person, node: Compare) -> bool:
             return not any(_text(city, "=", node.value) for city in person.cities)
         return any(_text(city, node.op, node.value) for city in person.cities)
     value = _field(person, node.field)
-    if node.field in ("lifecycle", "custom.sg_size"):
+    if node.field in ("lifecycle", "custom.sg_size", "rfm_group"):
         assert isinstance(node.value, str)
         return _ordered(
             value, node.op, node.value.upper() if "size" in node.field else node.value.lower()

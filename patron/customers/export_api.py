@@ -50,6 +50,11 @@ HEADERS = (
     "average_order_value",
     "first_order_at",
     "last_order_at",
+    "recency_score",
+    "frequency_score",
+    "monetary_score",
+    "rfm_group",
+    "last_seen_at",
     "created_at",
 )
 
@@ -72,6 +77,17 @@ def export_row(customer: Customer, metrics: CustomerMetrics | None) -> list[Any]
         metrics.average_order_value if metrics else None,
         metrics.first_order_at if metrics else None,
         metrics.last_order_at if metrics else None,
+        *(
+            (
+                metrics.recency_score,
+                metrics.frequency_score,
+                metrics.monetary_score,
+                metrics.rfm_group,
+                metrics.last_seen_at,
+            )
+            if metrics
+            else (None,) * 5
+        ),
         customer.created_at,
     ]
 

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
@@ -40,6 +40,7 @@ from patron.customers.repository import visible_customers
 from patron.errors import InvalidInput
 from patron.kit.text import LIKE_ESCAPE, contains_pattern
 from patron.models import Consent, Customer, CustomerEmail, CustomerMetrics, CustomerPhone
+from patron.models.customers import RFM_GROUPS
 
 SortKey = Literal[
     "-created_at",
@@ -88,7 +89,21 @@ class CustomerQuery(BaseModel):
     custom: list[str] = Field(
         default_factory=list, max_length=10, description="Custom field filters, `key:value`"
     )
+    recency_score: int | None = Field(default=None, ge=1, le=5, description="RFM recency 1–5")
+    frequency_score: int | None = Field(default=None, ge=1, le=5, description="RFM frequency")
+    monetary_score: int | None = Field(default=None, ge=1, le=5, description="RFM monetary")
+    rfm_group: list[str] = Field(
+        default_factory=list, max_length=11, description="In any of these RFM groups"
+    )
     sort: SortKey = "-created_at"
+
+    @field_validator("rfm_group")
+    @classmethod
+    def _known_groups(cls, groups: list[str]) -> list[str]:
+        unknown = [group for group in groups if group not in RFM_GROUPS]
+        if unknown:
+            raise ValueError(f"not an RFM group: {', '.join(unknown)}")
+        return groups
 
     def active_filters(self) -> dict[str, Any]:
         """The filters in use, as query-string values (for links, exports and saved views)."""
@@ -215,8 +230,21 @@ def filter_clauses(query: CustomerQuery) -> list[ColumnElement[bool]]:
     if query.created_to:
         clauses.append(Customer.created_at < _day_end(query.created_to))
     clauses.extend(_metric_clauses(query))
+    clauses.extend(_rfm_clauses(query))
     clauses.extend(_consent_clause(value) for value in query.consent)
     clauses.extend(_custom_clause(value) for value in query.custom)
+    return clauses
+
+
+def _rfm_clauses(query: CustomerQuery) -> list[ColumnElement[bool]]:
+    scores = (
+        (CustomerMetrics.recency_score, query.recency_score),
+        (CustomerMetrics.frequency_score, query.frequency_score),
+        (CustomerMetrics.monetary_score, query.monetary_score),
+    )
+    clauses = [column == wanted for column, wanted in scores if wanted is not None]
+    if query.rfm_group:
+        clauses.append(CustomerMetrics.rfm_group.in_(query.rfm_group))
     return clauses
 
 

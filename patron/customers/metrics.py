@@ -1,9 +1,11 @@
-"""Per-customer order figures and the automatic lifecycle stage.
+"""Per-customer order figures, the automatic lifecycle stage and the RFM scores.
 
 :func:`refresh` recomputes a customer's figures from their orders in the caller's
 transaction, so every order change leaves the metrics exact (recomputing is idempotent where
-incremental deltas would drift on replays). :func:`sweep_lifecycle` moves customers along
-as time passes (a customer becomes *at risk*, then *churned*, without any order changing).
+incremental deltas would drift on replays), and rescores their RFM against the cut points in
+force. Placing an order also counts as being seen (``last_seen_at``).
+:func:`sweep_lifecycle` moves customers along as time passes (a customer becomes *at risk*,
+then *churned*, without any order changing).
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from datetime import timedelta
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.analytics import rfm
 from patron.config import Settings
 from patron.kit.time import utcnow
 
 _INSERT = """
     INSERT INTO customer_metrics AS m (
         customer_id, orders_count, total_spent, refunded_total, average_order_value,
-        first_order_at, last_order_at, items_bought, returns_count, updated_at)
+        first_order_at, last_order_at, items_bought, returns_count, updated_at, last_seen_at)
     SELECT c.id,
            coalesce(o.orders_count, 0),
            coalesce(o.spent, 0),
@@ -32,7 +35,8 @@ _INSERT = """
            o.last_order_at,
            coalesce(o.items, 0),
            coalesce(r.returns_count, 0),
-           now()
+           now(),
+           o.last_order_at
     FROM customer c
 """
 _FIGURES = """
@@ -53,7 +57,8 @@ _UPSERT = """
         last_order_at = EXCLUDED.last_order_at,
         items_bought = EXCLUDED.items_bought,
         returns_count = EXCLUDED.returns_count,
-        updated_at = EXCLUDED.updated_at
+        updated_at = EXCLUDED.updated_at,
+        last_seen_at = greatest(m.last_seen_at, EXCLUDED.last_seen_at)
 """
 
 # some customers: one index range scan of each customer's orders (the S608 noqa: constant
@@ -153,6 +158,7 @@ async def refresh(
     ids = list(set(customer_ids))
     await db.execute(_REFRESH, {"ids": ids})
     await db.execute(_UPDATE_STAGES, {"ids": ids, **_thresholds(settings)})
+    await rfm.rescore(db, ids)
 
 
 async def sweep_lifecycle(db: AsyncSession, settings: Settings) -> int:

@@ -194,6 +194,12 @@ class MetricsOut(Schema):
     last_order_at: datetime | None = None
     items_bought: int = 0
     returns_count: int = 0
+    recency_score: int | None = Field(default=None, description="RFM recency, 1–5 (5: latest)")
+    frequency_score: int | None = Field(default=None, description="RFM frequency, 1–5")
+    monetary_score: int | None = Field(default=None, description="RFM monetary, 1–5")
+    rfm_group: str | None = Field(default=None, description="champions, loyal, … (docs/reports.md)")
+    rfm_scored_at: datetime | None = Field(default=None, description="When the scores last changed")
+    last_seen_at: datetime | None = Field(default=None, description="Latest event or order")
 
     @field_serializer("total_spent", "refunded_total", "average_order_value")
     def _money(self, value: Decimal) -> str:

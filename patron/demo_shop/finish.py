@@ -1,6 +1,6 @@
 """After the rows are in: customer metrics in one set-based statement, the automatic
-lifecycle stage where time moved on since generation, and the number sequences moved past the
-demo's numbers. Shared by the ORM loader (demo) and the COPY loader (benchmark)."""
+lifecycle stage where time moved on since generation, the RFM scores, and the number sequences
+moved past the demo's numbers. Shared by the ORM loader (demo) and the COPY loader (benchmark)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import TextClause, text
 
+from patron.analytics.rfm import COMPUTE_CUT_POINTS, SCORE_EVERYONE
 from patron.customers.metrics import REFRESH_ALL, UPDATE_ALL_STAGES
 from patron.demo_shop.shop import ShopParams
 
@@ -29,9 +30,14 @@ def stage_parameters(params: ShopParams, now: datetime) -> dict[str, Any]:
 
 
 def statements(params: ShopParams, now: datetime) -> list[tuple[TextClause, dict[str, Any]]]:
-    """Metrics, then stages. (Sequences are separate: ``ADVANCE_SEQUENCE`` for each of
+    """Metrics, stages, then RFM scores. (Sequences are separate: ``ADVANCE_SEQUENCE`` for each of
     ``sequence_targets`` that ``SEQUENCE_EXISTS``.)"""
-    return [(REFRESH_ALL, {}), (UPDATE_ALL_STAGES, stage_parameters(params, now))]
+    return [
+        (REFRESH_ALL, {}),
+        (UPDATE_ALL_STAGES, stage_parameters(params, now)),
+        (COMPUTE_CUT_POINTS, {"now": now}),
+        (SCORE_EVERYONE, {"now": now}),
+    ]
 
 
 def sequence_targets(*, next_order: int, next_return: int) -> dict[str, int]:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.analytics import rfm
 from patron.audit.service import Actor
 from patron.auth.principal import Principal
 from patron.config import Settings
@@ -294,10 +295,20 @@ async def track_many(
         stored.append(row)
         results[index] = Accepted(row["id"], "created", row["customer_id"])
     await repository.add_events(db, stored)
+    await rfm.touch_last_seen(db, _latest_by_customer(stored))
     customers_of = await repository.customers_of_events(db, set(duplicates.values()))
     for index, first in duplicates.items():
         results[index] = Accepted(first, "duplicate", customers_of.get(first))
     return [results[index] for index in range(len(events))]
+
+
+def _latest_by_customer(rows: Iterable[dict[str, Any]]) -> dict[uuid.UUID, datetime]:
+    latest: dict[uuid.UUID, datetime] = {}
+    for row in rows:
+        customer_id, at = row["customer_id"], row["occurred_at"]
+        if customer_id is not None and (customer_id not in latest or latest[customer_id] < at):
+            latest[customer_id] = at
+    return latest
 
 
 async def track(

@@ -43,6 +43,7 @@ from patron.models.orders import (
     Shipment,
     ShipmentEvent,
 )
+from patron.models.rfm import RfmCutPoints
 from patron.models.segments import (
     Segment,
     SegmentMember,
@@ -98,6 +99,7 @@ __all__ = [
     "RecoveryCode",
     "Refund",
     "ReturnLine",
+    "RfmCutPoints",
     "Role",
     "SavedView",
     "Segment",

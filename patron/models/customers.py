@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -29,6 +30,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 from patron.db.base import Base, IdMixin, TimestampMixin
 
 LIFECYCLE_STAGES = ("lead", "prospect", "customer", "repeat", "vip", "at_risk", "churned")
+# the RFM groups, best first (their R/F ranges: patron.analytics.rfm.GROUPS)
+RFM_GROUPS = (
+    "champions",
+    "loyal",
+    "potential_loyalists",
+    "new_customers",
+    "promising",
+    "need_attention",
+    "about_to_sleep",
+    "at_risk",
+    "cant_lose",
+    "hibernating",
+    "lost",
+)
 CHANNEL_KINDS = (
     "online_store",
     "shopify",
@@ -291,6 +306,28 @@ class CustomerMetrics(Base):
         Index("ix_customer_metrics_orders_count", "orders_count", "customer_id"),
         Index("ix_customer_metrics_last_order", "last_order_at", "customer_id"),
         Index("ix_customer_metrics_first_order", "first_order_at", "customer_id"),
+        # the RFM grid and the list's score filters; last_seen_at has no index on purpose, so
+        # the per-batch update from tracking events stays a HOT update
+        Index(
+            "ix_customer_metrics_rfm_scores",
+            "recency_score",
+            "frequency_score",
+            "monetary_score",
+            postgresql_where=text("recency_score IS NOT NULL"),
+        ),
+        Index(
+            "ix_customer_metrics_rfm_group",
+            "rfm_group",
+            postgresql_where=text("rfm_group IS NOT NULL"),
+        ),
+        *(
+            CheckConstraint(f"{score} BETWEEN 1 AND 5", name=score)
+            for score in ("recency_score", "frequency_score", "monetary_score")
+        ),
+        CheckConstraint(
+            "rfm_group IN (" + ", ".join(f"'{name}'" for name in RFM_GROUPS) + ")",
+            name="rfm_group",
+        ),
     )
 
     customer_id: Mapped[uuid.UUID] = mapped_column(
@@ -305,6 +342,12 @@ class CustomerMetrics(Base):
     items_bought: Mapped[int] = mapped_column(Integer, server_default="0")
     returns_count: Mapped[int] = mapped_column(Integer, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    recency_score: Mapped[int | None] = mapped_column(SmallInteger)
+    frequency_score: Mapped[int | None] = mapped_column(SmallInteger)
+    monetary_score: Mapped[int | None] = mapped_column(SmallInteger)
+    rfm_group: Mapped[str | None] = mapped_column(Text)
+    rfm_scored_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
 
 
 class SavedView(IdMixin, Base):

@@ -155,6 +155,11 @@ def _column(spec: FieldSpec) -> Any:
         "birthday": Customer.birthday,
         "first_order": CustomerMetrics.first_order_at,
         "last_order": CustomerMetrics.last_order_at,
+        "last_seen": CustomerMetrics.last_seen_at,
+        "recency_score": CustomerMetrics.recency_score,
+        "frequency_score": CustomerMetrics.frequency_score,
+        "monetary_score": CustomerMetrics.monetary_score,
+        "rfm_group": CustomerMetrics.rfm_group,
     }
     if spec.name in simple:
         return simple[spec.name]

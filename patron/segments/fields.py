@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from patron.models import CustomFieldDefinition
-from patron.models.customers import LIFECYCLE_STAGES
+from patron.models.customers import LIFECYCLE_STAGES, RFM_GROUPS
 from patron.segments.errors import UnknownField
 
 Kind = Literal["text", "choice", "number", "datetime", "date", "boolean", "multiselect"]
@@ -51,9 +51,16 @@ BUILTIN: dict[str, FieldSpec] = {
                 "returns_count",
             )
         ),
+        # not set (rather than 0) for customers without orders or before the first scoring
+        *(
+            FieldSpec(name, "number")
+            for name in ("recency_score", "frequency_score", "monetary_score")
+        ),
+        FieldSpec("rfm_group", "choice", RFM_GROUPS),
         FieldSpec("created", "datetime"),
         FieldSpec("first_order", "datetime"),
         FieldSpec("last_order", "datetime"),
+        FieldSpec("last_seen", "datetime"),
         FieldSpec("birthday", "date"),
     )
 }

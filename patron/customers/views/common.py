@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, QueryParams
 
+from patron.analytics.rfm import GROUPS_BY_NAME
 from patron.auth.dependencies import get_settings
 from patron.config import Settings
 from patron.customers.listing import CONSENT_FILTER, CUSTOM_FILTER, CustomerQuery
@@ -29,7 +30,7 @@ from patron.web.templating import templates
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PAGE_SIZE = 50
 DEFAULT_SORT = CustomerQuery.model_fields["sort"].default
-LIST_FIELDS = frozenset({"tag", "lifecycle", "country", "consent", "custom"})
+LIST_FIELDS = frozenset({"tag", "lifecycle", "country", "consent", "custom", "rfm_group"})
 COMMA_LISTS = frozenset({"tag", "country"})
 CUSTOM_PREFIX = "cf_"
 LIFECYCLE_LABELS = {
@@ -97,6 +98,7 @@ templates.env.globals.update(
     lifecycle_styles=LIFECYCLE_STYLES,
     consent_labels=CONSENT_LABELS,
     consent_styles=CONSENT_STYLES,
+    rfm_groups=GROUPS_BY_NAME,
 )
 
 
@@ -273,6 +275,19 @@ def _range(label: str, low: object, high: object) -> str | None:
     return None
 
 
+def rfm_filters(query: CustomerQuery) -> list[str]:
+    scores = (
+        ("Recency", query.recency_score),
+        ("Frequency", query.frequency_score),
+        ("Monetary", query.monetary_score),
+    )
+    parts = [f"{label} score {value}" for label, value in scores if value is not None]
+    if query.rfm_group:
+        labels = (GROUPS_BY_NAME[name].label for name in query.rfm_group)
+        parts.append("RFM group: " + ", ".join(labels))
+    return parts
+
+
 def describe_filters(query: CustomerQuery, staff: Sequence[StaffUser] = ()) -> list[str]:
     """The filters in use, as people say them (for the list and the bulk confirmation)."""
     names = {person.id: person.name for person in staff}
@@ -297,4 +312,5 @@ def describe_filters(query: CustomerQuery, staff: Sequence[StaffUser] = ()) -> l
             f"{channel.upper() if channel == 'sms' else 'Email'}: {status.replace('_', ' ')}"
         )
     parts.extend(value.replace(":", " = ", 1) for value in query.custom)
+    parts.extend(rfm_filters(query))
     return [part for part in parts if part]
