@@ -40,6 +40,7 @@ pass `next_cursor` back as `cursor`.
 
 
 def api_routers() -> list[APIRouter]:
+    from patron.analytics.sales.api import router as sales_reports_api
     from patron.audit.api import router as audit_api
     from patron.auth.api import router as keys_api
     from patron.catalog.api import router as catalog_api
@@ -80,6 +81,7 @@ def api_routers() -> list[APIRouter]:
         webhooks_api,
         segments_api,
         saved_segments_api,
+        sales_reports_api,
     ]
 
 

@@ -1,14 +1,16 @@
 """After the rows are in: customer metrics in one set-based statement, the automatic
-lifecycle stage where time moved on since generation, and the number sequences moved past the
-demo's numbers. Shared by the ORM loader (demo) and the COPY loader (benchmark)."""
+lifecycle stage where time moved on since generation, the daily sales rollup, and the number
+sequences moved past the demo's numbers. Shared by the ORM loader (demo) and the COPY loader
+(benchmark)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import TextClause, text
 
+from patron.analytics.rollups import REBUILD_RANGE
 from patron.customers.metrics import REFRESH_ALL, UPDATE_ALL_STAGES
 from patron.demo_shop.shop import ShopParams
 
@@ -29,9 +31,14 @@ def stage_parameters(params: ShopParams, now: datetime) -> dict[str, Any]:
 
 
 def statements(params: ShopParams, now: datetime) -> list[tuple[TextClause, dict[str, Any]]]:
-    """Metrics, then stages. (Sequences are separate: ``ADVANCE_SEQUENCE`` for each of
-    ``sequence_targets`` that ``SEQUENCE_EXISTS``.)"""
-    return [(REFRESH_ALL, {}), (UPDATE_ALL_STAGES, stage_parameters(params, now))]
+    """Metrics, then stages, then the sales rollup. (Sequences are separate:
+    ``ADVANCE_SEQUENCE`` for each of ``sequence_targets`` that ``SEQUENCE_EXISTS``.)"""
+    every_day = {"first": date(1970, 1, 1), "last": now.date() + timedelta(days=1)}
+    return [
+        (REFRESH_ALL, {}),
+        (UPDATE_ALL_STAGES, stage_parameters(params, now)),
+        (REBUILD_RANGE, every_day),
+    ]
 
 
 def sequence_targets(*, next_order: int, next_return: int) -> dict[str, int]:

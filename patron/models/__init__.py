@@ -42,6 +42,7 @@ from patron.models.orders import (
     Shipment,
     ShipmentEvent,
 )
+from patron.models.reports import SalesDaily, WeeklySummarySent
 from patron.models.segments import (
     Segment,
     SegmentMember,
@@ -98,6 +99,7 @@ __all__ = [
     "Refund",
     "ReturnLine",
     "Role",
+    "SalesDaily",
     "SavedView",
     "Segment",
     "SegmentMember",
@@ -117,5 +119,6 @@ __all__ = [
     "WebhookDelivery",
     "WebhookReceipt",
     "WebhookSubscription",
+    "WeeklySummarySent",
     "product_category",
 ]
