@@ -15,6 +15,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron import __version__
+from patron.analytics.sales.cli import reports_app
 from patron.audit.service import Actor
 from patron.config import ConfigurationError, Settings, get_settings
 from patron.db.embedded import EmbeddedDatabaseError, EmbeddedServer, binaries_dir
@@ -33,6 +34,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="apikey")
 app.add_typer(integrations_app, name="integrations")
+app.add_typer(reports_app, name="reports")
 
 T = TypeVar("T")
 CLI_ACTOR = Actor("system", None, "cli")

@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.db.engine import Database
+
 Key = tuple[date, uuid.UUID | None, str]
 
 # "o" is an order of the key's day, channel and currency window (constant SQL, no input)
@@ -200,14 +202,27 @@ def chunks(first: date, last: date, days: int = 31) -> list[tuple[date, date]]:
     return pieces
 
 
-_FIRST_DAY = text(
-    "SELECT CAST(min(placed_at) AT TIME ZONE 'UTC' AS date) FROM shop_order"
-    " WHERE NOT EXISTS (SELECT 1 FROM sales_daily)"
-)
+_FIRST_DAY = "SELECT CAST(min(placed_at) AT TIME ZONE 'UTC' AS date) FROM shop_order"
+_FIRST_ORDER_DAY = text(_FIRST_DAY)
+_UNFILLED_SINCE = text(_FIRST_DAY + " WHERE NOT EXISTS (SELECT 1 FROM sales_daily)")  # noqa: S608
+
+
+async def first_order_day(db: AsyncSession) -> date | None:
+    found = await db.scalar(_FIRST_ORDER_DAY)
+    return found if isinstance(found, date) else None
 
 
 async def unfilled_since(db: AsyncSession) -> date | None:
     """The first order's day when the rollup is empty but orders exist (a database that
     had orders before the rollup existed), else None."""
-    found = await db.scalar(_FIRST_DAY)
+    found = await db.scalar(_UNFILLED_SINCE)
     return found if isinstance(found, date) else None
+
+
+async def rebuild_in_chunks(database: Database, *, first: date, last: date) -> int:
+    """Rebuild a long range a month per transaction (short locks, bounded work each)."""
+    total = 0
+    for start, end in chunks(first, last):
+        async with database.transaction() as db:
+            total += await rebuild(db, first=start, last=end)
+    return total

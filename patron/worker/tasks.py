@@ -1,5 +1,6 @@
 """Every module that defines tasks, imported so that a worker knows them all."""
 
+from patron.analytics.sales import tasks as report_tasks
 from patron.customers import tasks as customer_tasks
 from patron.events import tasks as event_tasks
 from patron.imports import tasks as import_tasks
@@ -18,6 +19,7 @@ __all__ = [
     "mail_tasks",
     "ops_tasks",
     "order_tasks",
+    "report_tasks",
     "segment_tasks",
     "webhook_tasks",
 ]
