@@ -87,6 +87,7 @@ def api_routers() -> list[APIRouter]:
 
 def panel_routers() -> list[APIRouter]:
     from patron.account.views import router as account_views
+    from patron.analytics.sales.views import router as sales_reports_views
     from patron.audit.views import router as audit_views
     from patron.auth.views import router as auth_views
     from patron.catalog.views import router as catalog_views
@@ -120,6 +121,7 @@ def panel_routers() -> list[APIRouter]:
         imports_views,
         integrations_views,
         webhooks_views,
+        sales_reports_views,
     ]
 
 
