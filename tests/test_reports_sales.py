@@ -3,12 +3,14 @@ to the orders through every change, CSV downloads, filters and permissions."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -18,16 +20,20 @@ from hypothesis import settings as examples
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from typer.testing import CliRunner
 
 from patron.analytics import rollups
+from patron.analytics.sales.tasks import rollup_nightly
 from patron.audit.service import SYSTEM
-from patron.config import Settings
+from patron.cli import app as cli
+from patron.config import Settings, get_settings
 from patron.errors import InvalidInput
 from patron.kit.time import utcnow
 from patron.models import Channel, Customer, Order, OrderReturn, Refund, SalesDaily
 from patron.orders import service as orders
 from patron.orders.service import LineRequest, ReturnLineRequest
-from tests.conftest import MakeKey, MakeUser, bearer
+from patron.worker.app import set_runtime
+from tests.conftest import IsolatedDatabase, MakeKey, MakeUser, bearer, make_settings
 from tests.shop import Catalog, make_catalog, make_customer
 
 Json = dict[str, Any]
@@ -645,3 +651,69 @@ async def test_a_database_with_orders_but_no_rollup_is_filled_from_its_first_ord
     await rollups.rebuild(db, first=TODAY - timedelta(days=8), last=TODAY)
     assert await rollups.unfilled_since(db) is None
     assert sum(row[0] for row in (await rollup(db)).values()) == 4
+
+
+# -- the nightly job and the CLI ---------------------------------------------------------------
+
+
+async def _shop_without_rollup(target: IsolatedDatabase, settings: Settings) -> Figures:
+    """Orders in a database, then the rollup emptied as if they predated it; returns what
+    the rollup should say."""
+    async with target.database.transaction() as db:
+        await build_shop(db, settings)
+        expected = await rollup(db)
+        await db.execute(text("DELETE FROM sales_daily"))
+    return expected
+
+
+async def _rollup_of(target: IsolatedDatabase) -> Figures:
+    async with target.database.transaction() as db:
+        return await rollup(db)
+
+
+async def test_the_nightly_job_fills_a_rollup_that_predates_the_orders_and_repairs_recent_days(
+    isolated_database: IsolatedDatabase, tmp_path: Path
+) -> None:
+    settings = make_settings(isolated_database.url, tmp_path)
+    set_runtime(settings, isolated_database.database)
+    expected = await _shop_without_rollup(isolated_database, settings)
+
+    await rollup_nightly(timestamp=int(utcnow().timestamp()))
+    assert await _rollup_of(isolated_database) == expected
+
+    async with isolated_database.database.transaction() as db:
+        await db.execute(
+            text("UPDATE sales_daily SET orders_count = 99 WHERE day >= :recent"),
+            {"recent": TODAY - timedelta(days=6)},
+        )
+    await rollup_nightly(timestamp=int(utcnow().timestamp()))
+    assert await _rollup_of(isolated_database) == expected
+
+
+def test_patron_reports_rebuild_recomputes_a_range_and_refuses_bad_dates(
+    isolated_database: IsolatedDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(isolated_database.url, tmp_path)
+    expected = asyncio.run(_shop_without_rollup(isolated_database, settings))
+    monkeypatch.setenv("PATRON_DATABASE_URL", isolated_database.url)
+    monkeypatch.setenv("PATRON_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PATRON_SECRET_KEY", "cli-secret-key-" + "x" * 40)
+    get_settings.cache_clear()
+    try:
+        refused = CliRunner().invoke(cli, ["reports", "rebuild", "--from", "2026-02-30"])
+        assert refused.exit_code == 1
+        assert "write from as YYYY-MM-DD. (invalid_period)" in refused.output
+
+        one_day = str(TODAY - timedelta(days=2))
+        result = CliRunner().invoke(cli, ["reports", "rebuild", "--from", one_day, "--to", one_day])
+        assert result.exit_code == 0, result.output
+        assert "Rebuilt 2 day, channel and currency row(s)" in result.output
+        assert set(asyncio.run(_rollup_of(isolated_database))) == {
+            key for key in expected if key[0] == TODAY - timedelta(days=2)
+        }
+
+        everything = CliRunner().invoke(cli, ["reports", "rebuild"])
+        assert everything.exit_code == 0, everything.output
+    finally:
+        get_settings.cache_clear()
+    assert asyncio.run(_rollup_of(isolated_database)) == expected
