@@ -27,6 +27,7 @@ from patron.analytics.sales.tasks import rollup_nightly
 from patron.audit.service import SYSTEM
 from patron.cli import app as cli
 from patron.config import Settings, get_settings
+from patron.demo_shop.seed import seed_shop
 from patron.errors import InvalidInput
 from patron.kit.time import utcnow
 from patron.models import Channel, Customer, Order, OrderReturn, Refund, SalesDaily
@@ -717,3 +718,13 @@ def test_patron_reports_rebuild_recomputes_a_range_and_refuses_bad_dates(
     finally:
         get_settings.cache_clear()
     assert asyncio.run(_rollup_of(isolated_database)) == expected
+
+
+async def test_the_demo_shop_comes_with_its_rollup_filled(
+    db: AsyncSession, settings: Settings
+) -> None:
+    summary = await seed_shop(db, settings, customers=40, seed=5)
+    assert summary.created
+    expected = await recomputed(db)
+    assert expected
+    assert await rollup(db) == expected
