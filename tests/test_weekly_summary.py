@@ -178,3 +178,24 @@ async def test_people_without_reports_are_not_offered_the_summary(
     )
     await db.refresh(support.user)
     assert support.user.weekly_summary is False
+
+
+async def test_an_administrator_can_choose_the_summary_for_a_colleague(
+    client: httpx2.AsyncClient, make_user: MakeUser, db: AsyncSession
+) -> None:
+    colleague = await make_user("manager")
+    await sign_in(client, await make_user("admin"))
+    path = f"/admin/users/{colleague.user.id}"
+    token = await form_token(client, path)
+    fields = {"name": "Maria", "role": "manager", "time_zone": "UTC", "csrf_token": token}
+    response = await client.post(path, data={**fields, "weekly_summary": "true"})
+    assert response.status_code == 303
+    await db.refresh(colleague.user)
+    assert colleague.user.weekly_summary is True
+    assert (
+        'id="weekly_summary" name="weekly_summary" value="true" checked'
+        in (await client.get(path)).text
+    )
+    await client.post(path, data=fields)
+    await db.refresh(colleague.user)
+    assert colleague.user.weekly_summary is False
