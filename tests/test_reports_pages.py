@@ -121,3 +121,13 @@ async def test_people_without_reports_read_see_neither_the_pages_nor_the_menu_en
     assert (await client.get("/reports")).status_code == 403
     assert (await client.get("/reports/products")).status_code == 403
     assert 'href="/reports"' not in (await client.get("/")).text
+
+
+async def test_the_form_shows_the_period_a_report_covers_when_none_was_asked_for(
+    client: httpx2.AsyncClient, make_user: MakeUser
+) -> None:
+    await _analyst(client, make_user)
+    html = (await client.get("/reports")).text
+    first = TODAY - timedelta(days=29)
+    assert f'id="filter-from" name="from" value="{first}"' in html
+    assert f'id="filter-to" name="to" value="{TODAY}"' in html

@@ -74,6 +74,14 @@ async def _page(
     )
 
 
+def _shown(period: ReportPeriod) -> dict[str, Any]:
+    """The form filled with the period the report shows (defaults included)."""
+    return {
+        "filters": {**period.query(), "channel": period.channel or ""},
+        "query": urlencode(period.query()),
+    }
+
+
 def _invalid(error: InvalidPeriod) -> dict[str, Any]:
     field = error.details[0].get("field", "") if error.details else ""
     return {"error": error.message, "error_field": field, "report": None}
@@ -124,7 +132,7 @@ async def dashboard(request: Request, _: ReportRead, db: ReadSession) -> Respons
             "report": report,
             "kpis": KPIS,
             "charts": sales_charts(report),
-            "query": urlencode(period.query()),
+            **_shown(period),
         },
     )
 
@@ -150,6 +158,6 @@ async def products(request: Request, _: ReportRead, db: ReadSession) -> Response
         {
             "report": report,
             "return_rate": reports.return_rate,
-            "query": urlencode(period.query()),
+            **_shown(period),
         },
     )
