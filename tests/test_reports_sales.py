@@ -728,3 +728,51 @@ async def test_the_demo_shop_comes_with_its_rollup_filled(
     expected = await recomputed(db)
     assert expected
     assert await rollup(db) == expected
+
+
+# a line without a product: no stock row for the two transactions to queue on
+GIFT = [LineRequest(1, title="Gift card", unit_price=Decimal("25.00"))]
+
+
+async def test_two_orders_of_one_day_placed_at_once_both_count(
+    isolated_database: IsolatedDatabase, tmp_path: Path
+) -> None:
+    """The second transaction waits for the first one's day and channel, then computes from
+    its committed order (without the lock it would overwrite the row with its own count)."""
+    settings = make_settings(isolated_database.url, tmp_path)
+    database = isolated_database.database
+    async with database.transaction() as db:
+        web = await channel(db, "Web shop")
+        first, second = await make_customer(db), await make_customer(db)
+    when = at(TODAY - timedelta(days=1))
+
+    async def place(customer: Customer) -> None:
+        async with database.transaction() as db:
+            await sell(
+                db,
+                settings,
+                customer,
+                GIFT,
+                when=when,
+                channel=web,
+            )
+
+    async with database.transaction() as db:
+        await sell(
+            db,
+            settings,
+            first,
+            GIFT,
+            when=when,
+            channel=web,
+        )
+        later = asyncio.create_task(place(second))
+        await asyncio.sleep(1)
+        assert not later.done()  # waiting for the first order's day to be committed
+    await asyncio.wait_for(later, timeout=30)
+
+    async with database.transaction() as db:
+        [(count, revenue)] = (
+            await db.execute(text("SELECT orders_count, gross_revenue FROM sales_daily"))
+        ).all()
+    assert (count, revenue) == (2, Decimal("50.00"))
