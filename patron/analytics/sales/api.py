@@ -62,6 +62,7 @@ async def sales(
 @router.get(
     "/sales.csv",
     response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
     summary="The sales report as CSV: one row per bucket, or per channel",
 )
 async def sales_download(
@@ -108,6 +109,7 @@ async def products(
 @router.get(
     "/products.csv",
     response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
     summary="One table of the products report as CSV: top, returns or pairs",
 )
 async def products_download(
