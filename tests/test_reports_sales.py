@@ -9,7 +9,7 @@ import io
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -515,7 +515,8 @@ async def recomputed(db: AsyncSession) -> Figures:
             row[10] += int(units.get(back.id, 0))
     result: Figures = {}
     for key, row in sums.items():
-        money = [Decimal(v).quantize(cent) for v in row[1:8]]
+        # PostgreSQL's round() takes halves away from zero
+        money = [Decimal(v).quantize(cent, rounding=ROUND_HALF_UP) for v in row[1:8]]
         money[6] = money[4] - money[5]  # net = revenue − refunds, of the rounded figures
         result[key] = (row[0], *money, row[8], row[9], row[10])
     return result
