@@ -42,6 +42,7 @@ pass `next_cursor` back as `cursor`.
 def api_routers() -> list[APIRouter]:
     from patron.analytics.customers_api import router as customer_reports_api
     from patron.analytics.rfm_api import router as rfm_api
+    from patron.analytics.sales.api import router as sales_reports_api
     from patron.audit.api import router as audit_api
     from patron.auth.api import router as keys_api
     from patron.catalog.api import router as catalog_api
@@ -84,6 +85,7 @@ def api_routers() -> list[APIRouter]:
         saved_segments_api,
         customer_reports_api,
         rfm_api,
+        sales_reports_api,
     ]
 
 
@@ -91,6 +93,7 @@ def panel_routers() -> list[APIRouter]:
     from patron.account.views import router as account_views
     from patron.analytics.customers_views import router as customer_reports_views
     from patron.analytics.rfm_views import router as rfm_views
+    from patron.analytics.sales.views import router as sales_reports_views
     from patron.audit.views import router as audit_views
     from patron.auth.views import router as auth_views
     from patron.catalog.views import router as catalog_views
@@ -128,6 +131,7 @@ def panel_routers() -> list[APIRouter]:
         webhooks_views,
         customer_reports_views,
         rfm_views,
+        sales_reports_views,
     ]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron import __version__
 from patron.analytics.rfm_cli import rfm_app
+from patron.analytics.sales.cli import reports_app
 from patron.audit.service import Actor
 from patron.config import ConfigurationError, Settings, get_settings
 from patron.db.embedded import EmbeddedDatabaseError, EmbeddedServer, binaries_dir
@@ -35,6 +36,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="apikey")
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(rfm_app, name="rfm")
+app.add_typer(reports_app, name="reports")
 
 T = TypeVar("T")
 CLI_ACTOR = Actor("system", None, "cli")

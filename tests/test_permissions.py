@@ -372,6 +372,12 @@ RULES: dict[tuple[str, str], str] = {
         "customers:read+interactions:write"
     ),
     ("POST", "/customers/{customer_id}/attachments"): "customers:read+interactions:write",
+    ("GET", "/api/v1/reports/sales"): "reports:read",
+    ("GET", "/api/v1/reports/sales.csv"): "reports:read",
+    ("GET", "/api/v1/reports/products"): "reports:read",
+    ("GET", "/api/v1/reports/products.csv"): "reports:read",
+    ("GET", "/reports"): "reports:read",
+    ("GET", "/reports/products"): "reports:read",
 }
 
 

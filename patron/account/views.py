@@ -49,14 +49,13 @@ async def update_profile(
     db: DbSession,
     name: Annotated[str, Form(max_length=200)] = "",
     time_zone: Annotated[str, Form(max_length=64)] = "UTC",
+    weekly_summary: Annotated[bool, Form()] = False,
 ) -> Response:
+    changes: dict[str, object] = {"name": name, "time_zone": time_zone}
+    if principal.has("reports:read"):  # only they are offered the summary
+        changes["weekly_summary"] = weekly_summary
     try:
-        await users_service.update_user(
-            db,
-            principal.user,
-            actor=principal.actor,
-            changes={"name": name, "time_zone": time_zone},
-        )
+        await users_service.update_user(db, principal.user, actor=principal.actor, changes=changes)
     except CRMError as error:
         return render(
             request,

@@ -1,15 +1,17 @@
 """After the rows are in: customer metrics in one set-based statement, the automatic
-lifecycle stage where time moved on since generation, the RFM scores, and the number sequences
-moved past the demo's numbers. Shared by the ORM loader (demo) and the COPY loader (benchmark)."""
+lifecycle stage where time moved on since generation, the RFM scores, the daily sales rollup,
+and the number sequences moved past the demo's numbers. Shared by the ORM loader (demo) and the
+COPY loader (benchmark)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import TextClause, text
 
 from patron.analytics.rfm import COMPUTE_CUT_POINTS, SCORE_EVERYONE
+from patron.analytics.rollups import REBUILD_RANGE
 from patron.customers.metrics import REFRESH_ALL, UPDATE_ALL_STAGES
 from patron.demo_shop.shop import ShopParams
 
@@ -30,13 +32,15 @@ def stage_parameters(params: ShopParams, now: datetime) -> dict[str, Any]:
 
 
 def statements(params: ShopParams, now: datetime) -> list[tuple[TextClause, dict[str, Any]]]:
-    """Metrics, stages, then RFM scores. (Sequences are separate: ``ADVANCE_SEQUENCE`` for each of
-    ``sequence_targets`` that ``SEQUENCE_EXISTS``.)"""
+    """Metrics, stages, RFM scores, then the sales rollup. (Sequences are separate:
+    ``ADVANCE_SEQUENCE`` for each of ``sequence_targets`` that ``SEQUENCE_EXISTS``.)"""
+    every_day = {"first": date(1970, 1, 1), "last": now.date() + timedelta(days=1)}
     return [
         (REFRESH_ALL, {}),
         (UPDATE_ALL_STAGES, stage_parameters(params, now)),
         (COMPUTE_CUT_POINTS, {"now": now}),
         (SCORE_EVERYONE, {"now": now}),
+        (REBUILD_RANGE, every_day),
     ]
 
 

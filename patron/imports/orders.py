@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.analytics import rollups
 from patron.config import Settings
 from patron.customers import metrics
 from patron.errors import CRMError
@@ -203,6 +204,8 @@ class OrderHandler(BaseHandler):
         errors: list[RowError] = []
         orders: dict[str, uuid.UUID] = {}
         customers: set[uuid.UUID] = set()
+        # a re-imported order may move to another day: its old day is recomputed too
+        earlier = await rollups.keys_of(db, await self._existing_ids(db, records))
         for record in records:
             try:
                 async with db.begin_nested():
@@ -215,7 +218,18 @@ class OrderHandler(BaseHandler):
         if orders:
             await db.execute(_TOTALS, {"ids": list(orders.values())})
         await metrics.refresh(db, self.settings, customers)
+        await rollups.refresh_orders(db, orders.values(), earlier=earlier)
         return Written(inserted, updated, errors)
+
+    async def _existing_ids(self, db: AsyncSession, records: Sequence[Any]) -> list[uuid.UUID]:
+        rows = await db.scalars(
+            text(
+                "SELECT id FROM shop_order WHERE number = ANY(:numbers)"
+                " AND channel_id IS NOT DISTINCT FROM :channel"
+            ),
+            {"numbers": list({r.number for r in records}), "channel": self.channel_id},
+        )
+        return list(rows)
 
     async def _customer(self, db: AsyncSession, r: OrderRecord) -> uuid.UUID:
         if not r.email:

@@ -43,6 +43,7 @@ from patron.models.orders import (
     Shipment,
     ShipmentEvent,
 )
+from patron.models.reports import SalesDaily, WeeklySummarySent
 from patron.models.rfm import RfmCutPoints
 from patron.models.segments import (
     Segment,
@@ -101,6 +102,7 @@ __all__ = [
     "ReturnLine",
     "RfmCutPoints",
     "Role",
+    "SalesDaily",
     "SavedView",
     "Segment",
     "SegmentMember",
@@ -121,5 +123,6 @@ __all__ = [
     "WebhookDelivery",
     "WebhookReceipt",
     "WebhookSubscription",
+    "WeeklySummarySent",
     "product_category",
 ]

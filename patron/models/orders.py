@@ -183,6 +183,7 @@ class Refund(IdMixin, Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(CURRENCY_CHECK, name="currency"),
+        Index("ix_refund_processed", "processed_at"),
     )
 
     order_id: Mapped[uuid.UUID] = mapped_column(
@@ -241,6 +242,7 @@ class OrderReturn(IdMixin, TimestampMixin, Base):
         CheckConstraint(_in("status", RETURN_STATUSES), name="status"),
         CheckConstraint("refund_amount IS NULL OR refund_amount >= 0", name="refund_not_negative"),
         Index("ix_order_return_status", "status", "created_at"),
+        Index("ix_order_return_created", "created_at"),
     )
 
     order_id: Mapped[uuid.UUID] = mapped_column(

@@ -78,6 +78,7 @@ class StaffUser(IdMixin, TimestampMixin, Base):
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     is_demo: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    weekly_summary: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
     @property
     def totp_enabled(self) -> bool:

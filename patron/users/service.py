@@ -22,7 +22,16 @@ from patron.mail.service import queue_email
 from patron.models import Role, StaffUser, Team
 from patron.users.repository import count_active_admins, count_role_members
 
-USER_FIELDS = ("email", "name", "role", "team_id", "is_active", "time_zone", "kind")
+USER_FIELDS = (
+    "email",
+    "name",
+    "role",
+    "team_id",
+    "is_active",
+    "time_zone",
+    "kind",
+    "weekly_summary",
+)
 
 
 def snapshot(user: StaffUser) -> dict[str, Any]:
@@ -152,7 +161,7 @@ async def get_user(db: AsyncSession, user_id: uuid.UUID) -> StaffUser:
 async def update_user(
     db: AsyncSession, user: StaffUser, *, actor: Actor, changes: dict[str, Any]
 ) -> StaffUser:
-    """Apply the given fields (name, role, team_id, is_active, time_zone)."""
+    """Apply the given fields (name, role, team_id, is_active, time_zone, weekly_summary)."""
     _reject_nulls(changes, nullable=frozenset({"team_id"}))
     before = snapshot(user)
     if "role" in changes and changes["role"] != user.role:

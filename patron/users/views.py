@@ -191,6 +191,7 @@ async def update_user(
     role: Annotated[str, Form(max_length=40)] = "",
     team_id: Annotated[str, Form(max_length=40)] = "",
     time_zone: Annotated[str, Form(max_length=64)] = "UTC",
+    weekly_summary: Annotated[bool, Form()] = False,
 ) -> Response:
     user = await service.get_user(db, user_id)
     try:
@@ -203,6 +204,7 @@ async def update_user(
                 "role": role,
                 "team_id": _uuid_or_none(team_id),
                 "time_zone": time_zone,
+                "weekly_summary": weekly_summary and user.kind == "person",
             },
         )
     except CRMError as error:

@@ -46,6 +46,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Orders", "/orders", "orders:read"),
     NavItem("Carts", "/carts", "orders:read"),
     NavItem("Products", "/products", "catalog:read"),
+    NavItem("Reports", "/reports", "reports:read"),
     NavItem("Imports", "/imports", "customers:write"),
     NavItem("Integrations", "/integrations", "integrations:read", "admin"),
     NavItem("Users", "/admin/users", "settings:admin", "admin"),

@@ -1,6 +1,7 @@
 """Every module that defines tasks, imported so that a worker knows them all."""
 
 from patron.analytics import rfm_tasks
+from patron.analytics.sales import tasks as report_tasks
 from patron.customers import tasks as customer_tasks
 from patron.events import tasks as event_tasks
 from patron.imports import tasks as import_tasks
@@ -19,6 +20,7 @@ __all__ = [
     "mail_tasks",
     "ops_tasks",
     "order_tasks",
+    "report_tasks",
     "rfm_tasks",
     "segment_tasks",
     "webhook_tasks",

@@ -12,6 +12,7 @@ from typing import Any
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.analytics import rollups
 from patron.audit import service as audit
 from patron.audit.service import Actor
 from patron.catalog import repository as catalog_repository
@@ -392,6 +393,7 @@ async def place_order(
     await refresh_financial_status(db, order, actor=actor)
     await repository.mark_recovered(db, order=order, email=customer.email)
     await metrics.refresh(db, settings, [customer.id])
+    await rollups.refresh_orders(db, [order.id])
     return order
 
 
@@ -478,4 +480,5 @@ async def cancel_order(
         details={"reason": order.cancel_reason, "restock": restock_items},
     )
     await metrics.refresh(db, settings, [order.customer_id])
+    await rollups.refresh_orders(db, [order.id])
     return order

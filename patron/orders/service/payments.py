@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.analytics import rollups
 from patron.audit import service as audit
 from patron.audit.service import Actor
 from patron.catalog.service import restock
@@ -268,4 +269,5 @@ async def record_refund(
     await db.flush()
     await db.refresh(order, ["updated_at"])
     await metrics.refresh(db, settings, [order.customer_id])
+    await rollups.refresh_orders(db, [order.id])
     return refund

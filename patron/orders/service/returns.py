@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.analytics import rollups
 from patron.audit import service as audit
 from patron.audit.service import Actor
 from patron.catalog.service import restock
@@ -126,6 +127,7 @@ async def create_return(
         details={"return_id": str(order_return.id), "number": order_return.number},
     )
     await metrics.refresh(db, settings, [order.customer_id])
+    await rollups.refresh_orders(db, [order.id])
     return order_return
 
 
@@ -239,4 +241,5 @@ async def transition_return(
         after={"return_id": str(order_return.id), "status": status},
     )
     await metrics.refresh(db, settings, [order.customer_id])
+    await rollups.refresh_orders(db, [order.id])
     return order_return

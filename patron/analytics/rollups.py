@@ -1,0 +1,228 @@
+"""Daily sales rollups: one row per UTC day, channel and order currency.
+
+Every row is recomputed from the orders (never incremented), so a retried job or a replayed
+webhook cannot drift it. Order changes call :func:`refresh_orders` in their own transaction;
+the nightly job and ``patron reports rebuild`` call :func:`rebuild`. Both lock the rows'
+keys first (transaction-scoped advisory locks, in a fixed order), so two transactions that
+touch the same day and channel take turns and the second one computes from the first's
+committed orders.
+
+Attribution: an order counts on the day it was placed; a refund on the day it was processed
+and a return on the day it was requested (both in the order's channel and currency).
+Cancelled orders count nowhere, with their refunds and returns. Amounts are in the shop
+currency, converted with each order's exchange rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import TextClause, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from patron.db.engine import Database
+
+Key = tuple[date, uuid.UUID | None, str]
+
+# "o" is an order of the key's day, channel and currency window (constant SQL, no input)
+_DAY_START = "CAST(k.day AS timestamp) AT TIME ZONE 'UTC'"
+_DAY_END = "CAST(k.day + 1 AS timestamp) AT TIME ZONE 'UTC'"
+_SAME_KEY = "o.channel_id IS NOT DISTINCT FROM k.channel_id AND o.currency = k.currency"
+
+
+def _upsert(keys: str) -> TextClause:
+    """Recompute the rows of the keys (day, channel_id, currency) that ``keys`` selects."""
+    return text(
+        f"""
+        INSERT INTO sales_daily AS s (
+            day, channel_id, currency, orders_count, gross_sales, discounts, shipping, tax,
+            gross_revenue, refunds, net_revenue, units, returns_count, returned_units,
+            updated_at)
+        SELECT k.day, k.channel_id, k.currency, sold.orders_count, sold.gross_sales,
+               sold.discounts, sold.shipping, sold.tax, sold.gross_revenue, back.refunds,
+               sold.gross_revenue - back.refunds, sold.units, ret.returns_count,
+               ret.returned_units, now()
+        FROM ({keys}) k
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS orders_count,
+                   coalesce(round(sum(o.subtotal * o.exchange_rate), 2), 0) AS gross_sales,
+                   coalesce(round(sum(o.discount_total * o.exchange_rate), 2), 0) AS discounts,
+                   coalesce(round(sum(o.shipping_total * o.exchange_rate), 2), 0) AS shipping,
+                   coalesce(round(sum(o.tax_total * o.exchange_rate), 2), 0) AS tax,
+                   coalesce(round(sum(o.total * o.exchange_rate), 2), 0) AS gross_revenue,
+                   coalesce(sum(o.items_count), 0) AS units
+            FROM shop_order o
+            WHERE o.placed_at >= {_DAY_START} AND o.placed_at < {_DAY_END}
+              AND {_SAME_KEY} AND o.cancelled_at IS NULL
+        ) sold
+        CROSS JOIN LATERAL (
+            SELECT coalesce(round(sum(r.amount * o.exchange_rate), 2), 0) AS refunds
+            FROM refund r JOIN shop_order o ON o.id = r.order_id
+            WHERE r.processed_at >= {_DAY_START} AND r.processed_at < {_DAY_END}
+              AND {_SAME_KEY} AND o.cancelled_at IS NULL
+        ) back
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS returns_count, coalesce(sum(units.quantity), 0) AS returned_units
+            FROM order_return rt JOIN shop_order o ON o.id = rt.order_id
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(quantity), 0) AS quantity
+                FROM return_line WHERE return_id = rt.id
+            ) units
+            WHERE rt.created_at >= {_DAY_START} AND rt.created_at < {_DAY_END}
+              AND {_SAME_KEY} AND o.cancelled_at IS NULL AND rt.status <> 'rejected'
+        ) ret
+        ON CONFLICT (day, channel_id, currency) DO UPDATE SET
+            orders_count = EXCLUDED.orders_count,
+            gross_sales = EXCLUDED.gross_sales,
+            discounts = EXCLUDED.discounts,
+            shipping = EXCLUDED.shipping,
+            tax = EXCLUDED.tax,
+            gross_revenue = EXCLUDED.gross_revenue,
+            refunds = EXCLUDED.refunds,
+            net_revenue = EXCLUDED.net_revenue,
+            units = EXCLUDED.units,
+            returns_count = EXCLUDED.returns_count,
+            returned_units = EXCLUDED.returned_units,
+            updated_at = EXCLUDED.updated_at
+        """  # noqa: S608
+    )
+
+
+_UTC_DAY = "CAST({} AT TIME ZONE 'UTC' AS date)"
+
+# every key an order's figures land on: its day, and the days of its refunds and returns
+_KEYS_OF_ORDERS = text(
+    f"""
+    SELECT DISTINCT d.day, o.channel_id, o.currency
+    FROM shop_order o
+    CROSS JOIN LATERAL (
+        SELECT {_UTC_DAY.format("o.placed_at")} AS day
+        UNION SELECT {_UTC_DAY.format("r.processed_at")} FROM refund r WHERE r.order_id = o.id
+        UNION SELECT {_UTC_DAY.format("rt.created_at")}
+              FROM order_return rt WHERE rt.order_id = o.id
+    ) d
+    WHERE o.id = ANY(:ids)
+    """  # noqa: S608
+)
+
+# every key with figures or a row between :first and :last (rows left over become zeros)
+_KEYS_IN_RANGE = f"""
+    SELECT day, channel_id, currency FROM sales_daily WHERE day BETWEEN :first AND :last
+    UNION
+    SELECT {_UTC_DAY.format("placed_at")}, channel_id, currency FROM shop_order
+    WHERE placed_at >= CAST(:first AS timestamp) AT TIME ZONE 'UTC'
+      AND placed_at < CAST(CAST(:last AS date) + 1 AS timestamp) AT TIME ZONE 'UTC'
+    UNION
+    SELECT {_UTC_DAY.format("r.processed_at")}, o.channel_id, o.currency
+    FROM refund r JOIN shop_order o ON o.id = r.order_id
+    WHERE r.processed_at >= CAST(:first AS timestamp) AT TIME ZONE 'UTC'
+      AND r.processed_at < CAST(CAST(:last AS date) + 1 AS timestamp) AT TIME ZONE 'UTC'
+    UNION
+    SELECT {_UTC_DAY.format("rt.created_at")}, o.channel_id, o.currency
+    FROM order_return rt JOIN shop_order o ON o.id = rt.order_id
+    WHERE rt.created_at >= CAST(:first AS timestamp) AT TIME ZONE 'UTC'
+      AND rt.created_at < CAST(CAST(:last AS date) + 1 AS timestamp) AT TIME ZONE 'UTC'
+"""  # noqa: S608
+KEYS_IN_RANGE = text(_KEYS_IN_RANGE)
+
+_UPSERT_KEYS = _upsert(
+    "SELECT * FROM unnest(CAST(:days AS date[]), CAST(:channels AS uuid[]),"
+    " CAST(:currencies AS text[])) AS given(day, channel_id, currency)"
+)
+
+REBUILD_RANGE = _upsert(_KEYS_IN_RANGE)
+"""Every row between ``:first`` and ``:last`` in one statement, without locks: for bulk
+loads that nothing else writes to meanwhile (the demo shop)."""
+
+_LOCK = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:locks AS bigint[])) k")
+
+
+def lock_id(key: Key) -> int:
+    day, channel_id, currency = key
+    digest = hashlib.blake2b(
+        f"sales_daily|{day}|{channel_id or ''}|{currency}".encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def recompute(db: AsyncSession, keys: Collection[Key]) -> int:
+    """Lock these keys (in a fixed order) and recompute their rows from the orders."""
+    if not keys:
+        return 0
+    unique = sorted(set(keys), key=lock_id)
+    await db.execute(_LOCK, {"locks": [lock_id(key) for key in unique]})
+    await db.execute(
+        _UPSERT_KEYS,
+        {
+            "days": [key[0] for key in unique],
+            "channels": [key[1] for key in unique],
+            "currencies": [key[2] for key in unique],
+        },
+    )
+    return len(unique)
+
+
+def _keys(rows: Sequence[Any]) -> list[Key]:
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+async def keys_of(db: AsyncSession, order_ids: Collection[uuid.UUID]) -> list[Key]:
+    """The keys these orders' figures land on now."""
+    if not order_ids:
+        return []
+    return _keys((await db.execute(_KEYS_OF_ORDERS, {"ids": list(set(order_ids))})).all())
+
+
+async def refresh_orders(
+    db: AsyncSession, order_ids: Collection[uuid.UUID], *, earlier: Collection[Key] = ()
+) -> None:
+    """Recompute every day an order's figures land on (after the change is flushed), and
+    the ``earlier`` keys of a change that moved orders to another day."""
+    await recompute(db, [*await keys_of(db, order_ids), *earlier])
+
+
+async def rebuild(db: AsyncSession, *, first: date, last: date) -> int:
+    """Recompute every row from ``first`` to ``last``; returns how many keys."""
+    rows = (await db.execute(KEYS_IN_RANGE, {"first": first, "last": last})).all()
+    return await recompute(db, _keys(rows))
+
+
+def chunks(first: date, last: date, days: int = 31) -> list[tuple[date, date]]:
+    """The range cut into pieces of at most ``days`` days, one transaction each."""
+    pieces = []
+    start = first
+    while start <= last:
+        end = min(start + timedelta(days=days - 1), last)
+        pieces.append((start, end))
+        start = end + timedelta(days=1)
+    return pieces
+
+
+_FIRST_DAY = "SELECT CAST(min(placed_at) AT TIME ZONE 'UTC' AS date) FROM shop_order"
+_FIRST_ORDER_DAY = text(_FIRST_DAY)
+_UNFILLED_SINCE = text(_FIRST_DAY + " WHERE NOT EXISTS (SELECT 1 FROM sales_daily)")  # noqa: S608
+
+
+async def first_order_day(db: AsyncSession) -> date | None:
+    found = await db.scalar(_FIRST_ORDER_DAY)
+    return found if isinstance(found, date) else None
+
+
+async def unfilled_since(db: AsyncSession) -> date | None:
+    """The first order's day when the rollup is empty but orders exist (a database that
+    had orders before the rollup existed), else None."""
+    found = await db.scalar(_UNFILLED_SINCE)
+    return found if isinstance(found, date) else None
+
+
+async def rebuild_in_chunks(database: Database, *, first: date, last: date) -> int:
+    """Rebuild a long range a month per transaction (short locks, bounded work each)."""
+    total = 0
+    for start, end in chunks(first, last):
+        async with database.transaction() as db:
+            total += await rebuild(db, first=start, last=end)
+    return total

@@ -1,0 +1,1 @@
+"""Sales and product reports, the reports dashboard and the weekly summary email."""

@@ -1,0 +1,54 @@
+"""``patron reports ...``: maintenance of the report rollups."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from patron.config import get_settings
+from patron.kit.time import utcnow
+
+reports_app = typer.Typer(help="Reports and their rollups.", no_args_is_help=True)
+
+
+@reports_app.command("rebuild")
+def rebuild(
+    start: Annotated[
+        str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: first order)")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (default: today)")
+    ] = None,
+) -> None:
+    """Recompute the daily sales rollup from the orders, a month per transaction.
+
+    Safe while Patron runs: each day is locked while it is recomputed.
+    """
+    from patron.analytics import rollups
+    from patron.analytics.period import InvalidPeriod, period_of
+    from patron.cli import _database_url, fail
+    from patron.db.engine import Database
+
+    settings = get_settings()
+
+    async def main() -> int:
+        database = Database(_database_url(settings), pool_size=2)
+        try:
+            today = utcnow().date()
+            first_text = start
+            if first_text is None:
+                async with database.transaction() as db:
+                    first_text = str(await rollups.first_order_day(db) or today)
+            try:
+                period = period_of(start=first_text, end=end, today=today)
+            except InvalidPeriod as error:
+                fail(f"{error.message} ({error.code})")
+                raise
+            return await rollups.rebuild_in_chunks(database, first=period.start, last=period.end)
+        finally:
+            await database.dispose()
+
+    days = asyncio.run(main())
+    typer.echo(f"Rebuilt {days} day, channel and currency row(s) of the sales rollup.")
