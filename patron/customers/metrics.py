@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.config import Settings
 from patron.kit.time import utcnow
+from patron.segments.changes import mark_customers_changed
 
 _INSERT = """
     INSERT INTO customer_metrics AS m (
@@ -153,6 +154,7 @@ async def refresh(
     ids = list(set(customer_ids))
     await db.execute(_REFRESH, {"ids": ids})
     await db.execute(_UPDATE_STAGES, {"ids": ids, **_thresholds(settings)})
+    await mark_customers_changed(db, ids)
 
 
 async def sweep_lifecycle(db: AsyncSession, settings: Settings) -> int:

@@ -44,6 +44,7 @@ from patron.models.orders import (
 )
 from patron.models.segments import (
     Segment,
+    SegmentChangedCustomer,
     SegmentMember,
     SegmentMembershipChange,
     SegmentSize,
@@ -100,6 +101,7 @@ __all__ = [
     "Role",
     "SavedView",
     "Segment",
+    "SegmentChangedCustomer",
     "SegmentMember",
     "SegmentMembershipChange",
     "SegmentSize",

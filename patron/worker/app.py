@@ -73,9 +73,15 @@ async def record_failures(
 
 
 async def run_worker(
-    database: Database, *, concurrency: int = 4, name: str = "patron", wait: bool = True
+    database: Database,
+    *,
+    concurrency: int = 4,
+    name: str = "patron",
+    wait: bool = True,
+    queues: list[str] | None = None,
 ) -> None:
-    """Run jobs until cancelled or stopped; with ``wait=False``, until the queue is empty."""
+    """Run jobs (of ``queues``, else of every queue) until cancelled or stopped; with
+    ``wait=False``, until the queue is empty."""
     # The connector is swapped on job_app itself: tasks (and the periodic deferrer, which
     # defers through each task's app) point at job_app, so a copy made by with_connector
     # would leave them on the unopened connector and stop the worker at its first tick.
@@ -84,6 +90,7 @@ async def run_worker(
             await app.run_worker_async(
                 concurrency=concurrency,
                 name=name,
+                queues=queues,
                 wait=wait,
                 install_signal_handlers=False,
                 worker_middleware=[record_failures],
