@@ -153,6 +153,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/segments/{segment_id}/members"): "segments:read+customers:read",
     ("POST", "/api/v1/segments/{segment_id}/members"): "segments:write+customers:read",
     ("GET", "/api/v1/segments/{segment_id}/history"): "segments:read",
+    ("GET", "/api/v1/segments/{segment_id}/members.csv"): "segments:read+customers:export",
+    ("GET", "/api/v1/segments/{segment_id}/members.xlsx"): "segments:read+customers:export",
     ("GET", "/api/v1/carts"): "orders:read",
     ("GET", "/api/v1/channels"): "orders:read",
     ("POST", "/api/v1/channels"): "settings:admin",

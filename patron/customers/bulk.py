@@ -73,6 +73,8 @@ async def apply(
     db: AsyncSession, settings: Settings, *, principal: Principal, action: BulkAction
 ) -> BulkResult:
     targets, described = _targets(principal, action)
+    if action.filter is not None:
+        await listing.check_segment(db, principal, CustomerQuery.model_validate(action.filter))
     values, needs_change = await _values(db, action)
     matched = int(await db.scalar(select(func.count()).select_from(targets.subquery())) or 0)
     if not action.confirm:
