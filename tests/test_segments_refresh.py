@@ -22,7 +22,7 @@ from patron.models import (
     SegmentSize,
 )
 from patron.segments.changes import mark_customers_changed
-from patron.worker.app import run_worker
+from patron.worker.app import job_app, run_worker
 from tests.conftest import IsolatedDatabase, bearer
 from tests.shop import Catalog, make_catalog, make_customer, order_body
 from tests.test_webhooks_delivery import Shop, _shop
@@ -268,3 +268,9 @@ async def test_a_thousand_changes_in_one_transaction_queue_a_single_job(shop: Sh
         stored = await db.get(Segment, uuid.UUID(segment["id"]))
         assert stored is not None
         assert stored.member_count == 199
+
+
+def test_the_refresh_of_changed_customers_also_runs_every_minute_as_a_safety_net() -> None:
+    periodic = {task.task.name: task for task in job_app.periodic_registry.periodic_tasks.values()}
+    assert periodic["segments.refresh_changed"].cron == "* * * * *"
+    assert periodic["segments.refresh"].cron == "*/15 * * * *"  # the full refresh stays

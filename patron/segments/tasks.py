@@ -34,13 +34,16 @@ async def refresh_segments(timestamp: int) -> int:
 CHANGED_BATCH = 2_000
 
 
+# Also every minute: a change whose transaction found this job waiting, and committed only
+# after the job had started, is picked up by the next run rather than the next full refresh.
+@job_app.periodic(cron="* * * * *")
 @job_app.task(
     name="segments.refresh_changed",
     queue="segments",
     queueing_lock="segments_refresh_changed",
     lock="segments_refresh_changed",
 )
-async def refresh_changed_customers() -> int:
+async def refresh_changed_customers(timestamp: int | None = None) -> int:
     """Move the customers marked as changed into or out of dynamic segments, in batches;
     returns how many customers were looked at."""
     database = runtime().database
