@@ -186,6 +186,24 @@ async def test_profile_changes_and_tracked_events_move_customers_too(shop: Shop)
     assert await _changes(shop, browsing["id"]) == [(cem.id, "entered")]
 
 
+async def test_a_merge_moves_the_survivor_in_and_the_merged_customer_out(shop: Shop) -> None:
+    [gus, hal], catalog = await _customers_and_catalog(shop, "Gus", "Hal")
+    segment = await _segment(shop, "orders_count >= 1")
+    await _order(shop, gus, catalog)
+    await _work(shop)
+    merged = await shop.http.post(
+        f"/api/v1/customers/{hal.id}/merge",
+        headers=bearer(shop.key),
+        json={"merge_id": str(gus.id)},
+    )
+    assert merged.status_code == 200, merged.text
+    assert await _marked(shop) == {gus.id, hal.id}
+    await _work(shop)
+    first, *then = await _changes(shop, segment["id"])
+    assert first == (gus.id, "entered")
+    assert set(then) == {(gus.id, "exited"), (hal.id, "entered")}
+
+
 async def test_a_rolled_back_change_marks_nothing_and_queues_nothing(shop: Shop) -> None:
     [dee], _ = await _customers_and_catalog(shop, "Dee")
 
