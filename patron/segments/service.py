@@ -122,7 +122,7 @@ async def refresh_segment(
 
 
 async def refresh_customers(
-    db: AsyncSession, customer_ids: list[uuid.UUID], *, now: datetime | None = None
+    db: AsyncSession, *, customer_ids: list[uuid.UUID], now: datetime | None = None
 ) -> int:
     """Re-evaluates every dynamic segment for just these customers (those whose data
     changed), recording who entered and who left; returns how many segments changed.

@@ -51,7 +51,7 @@ async def refresh_changed_customers(timestamp: int | None = None) -> int:
     while True:
         async with database.transaction() as db:
             customer_ids = await repository.take_changed(db, limit=CHANGED_BATCH)
-            await service.refresh_customers(db, customer_ids)
+            await service.refresh_customers(db, customer_ids=customer_ids)
         done += len(customer_ids)
         if len(customer_ids) < CHANGED_BATCH:
             return done
