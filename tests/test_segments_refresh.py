@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,12 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.audit.service import SYSTEM
+from patron.customers import metrics
 from patron.customers import service as customers
+from patron.kit.time import utcnow
 from patron.models import (
     Customer,
+    CustomerMetrics,
     Segment,
     SegmentChangedCustomer,
     SegmentMembershipChange,
@@ -202,6 +206,21 @@ async def test_a_merge_moves_the_survivor_in_and_the_merged_customer_out(shop: S
     first, *then = await _changes(shop, segment["id"])
     assert first == (gus.id, "entered")
     assert set(then) == {(gus.id, "exited"), (hal.id, "entered")}
+
+
+async def test_the_nightly_lifecycle_sweep_moves_customers_whose_last_order_aged(
+    shop: Shop,
+) -> None:
+    [ida], _ = await _customers_and_catalog(shop, "Ida")
+    segment = await _segment(shop, 'lifecycle = "churned"')
+    async with shop.target.database.transaction() as db:
+        long_ago = utcnow() - timedelta(days=3 * 365)
+        db.add(CustomerMetrics(customer_id=ida.id, orders_count=1, last_order_at=long_ago))
+        await db.flush()
+        assert await metrics.sweep_lifecycle(db, shop.settings) == 1
+    assert await _marked(shop) == {ida.id}
+    await _work(shop)
+    assert await _changes(shop, segment["id"]) == [(ida.id, "entered")]
 
 
 async def test_a_rolled_back_change_marks_nothing_and_queues_nothing(shop: Shop) -> None:
