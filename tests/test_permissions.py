@@ -172,6 +172,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/reports/rfm.csv"): "reports:read",
     ("GET", "/reports/rfm"): "reports:read",
     ("POST", "/reports/rfm/score"): "reports:read+settings:admin",
+    ("GET", "/api/v1/segments/{segment_id}/members.csv"): "segments:read+customers:export",
+    ("GET", "/api/v1/segments/{segment_id}/members.xlsx"): "segments:read+customers:export",
     ("GET", "/api/v1/carts"): "orders:read",
     ("GET", "/api/v1/channels"): "orders:read",
     ("POST", "/api/v1/channels"): "settings:admin",

@@ -17,6 +17,7 @@ from patron.customers.schemas import BulkAction, BulkResult
 from patron.customers.service import _check_owner, normalise_tags
 from patron.errors import InvalidInput
 from patron.models import Customer
+from patron.segments.changes import mark_customers_changed
 
 MAX_REFRESH = 50_000
 
@@ -72,6 +73,8 @@ async def apply(
     db: AsyncSession, settings: Settings, *, principal: Principal, action: BulkAction
 ) -> BulkResult:
     targets, described = _targets(principal, action)
+    if action.filter is not None:
+        await listing.check_segment(db, principal, CustomerQuery.model_validate(action.filter))
     values, needs_change = await _values(db, action)
     matched = int(await db.scalar(select(func.count()).select_from(targets.subquery())) or 0)
     if not action.confirm:
@@ -84,6 +87,7 @@ async def apply(
         .execution_options(synchronize_session=False)
     )
     changed_ids = list((await db.scalars(statement)).all())
+    await mark_customers_changed(db, changed_ids)
     if action.lifecycle_stage == "auto" and changed_ids:
         for start in range(0, len(changed_ids), MAX_REFRESH):
             await metrics.refresh(db, settings, changed_ids[start : start + MAX_REFRESH])

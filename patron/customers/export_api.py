@@ -1,12 +1,15 @@
 """/api/v1/customers/export.csv and .xlsx: the customer list, with the list's filters.
 
-The panel's export buttons call :func:`export_response` too. Each export writes one
-``customer.exported`` audit row with the filter and the number of customers.
+The panel's export buttons and the segment export call :func:`export_response` too. Each
+export writes one audit row (``customer.exported``, or what its :class:`ExportSubject` says)
+with the filter and the number of customers.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -100,9 +103,25 @@ async def _rows(
             yield export_row(customer, metrics)
 
 
-def _filename(fmt: Format) -> str:
+@dataclass(frozen=True)
+class ExportSubject:
+    """What an export holds: its file name, sheet title and audit row."""
+
+    name: str = "customers"
+    title: str = "Customers"
+    action: str = "customer.exported"
+    object_type: str = "customer"
+    object_id: object | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+CUSTOMERS = ExportSubject()
+
+
+def _filename(subject: ExportSubject, fmt: Format) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-    return f"customers-{stamp}.{fmt}"
+    name = re.sub(r"[^a-z0-9]+", "-", subject.name.lower()).strip("-")[:60] or "export"
+    return f"{name}-{stamp}.{fmt}"
 
 
 async def export_response(
@@ -112,6 +131,7 @@ async def export_response(
     query: CustomerQuery,
     *,
     fmt: Format,
+    subject: ExportSubject = CUSTOMERS,
 ) -> Response:
     """Audit the export (in ``db``), then send the matching customers as CSV streamed from
     ``stream_db``, or as XLSX."""
@@ -124,12 +144,19 @@ async def export_response(
         )
     await audit.record(
         db,
-        action="customer.exported",
+        action=subject.action,
         actor=principal.actor,
-        object_type="customer",
-        details={"format": fmt, "filter": query.active_filters(), "count": count},
+        object_type=subject.object_type,
+        object_id=subject.object_id,
+        details={
+            "format": fmt,
+            "filter": query.active_filters(),
+            "count": count,
+            **subject.details,
+        },
     )
-    disposition = {"Content-Disposition": f'attachment; filename="{_filename(fmt)}"'}
+    filename = _filename(subject, fmt)
+    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if fmt == "csv":
         return StreamingResponse(
             csv_rows_stream(HEADERS, _rows(stream_db, principal, query)),
@@ -138,7 +165,7 @@ async def export_response(
         )
     rows = [row async for row in _rows(db, principal, query)]
     return Response(
-        xlsx_bytes(HEADERS, rows, title="Customers"),
+        xlsx_bytes(HEADERS, rows, title=subject.title),
         media_type=XLSX_MEDIA_TYPE,
         headers=disposition,
     )

@@ -37,9 +37,17 @@ from sqlalchemy.types import Text
 
 from patron.auth.principal import Principal
 from patron.customers.repository import visible_customers
-from patron.errors import InvalidInput
+from patron.errors import InvalidInput, PermissionDenied
 from patron.kit.text import LIKE_ESCAPE, contains_pattern
-from patron.models import Consent, Customer, CustomerEmail, CustomerMetrics, CustomerPhone
+from patron.models import (
+    Consent,
+    Customer,
+    CustomerEmail,
+    CustomerMetrics,
+    CustomerPhone,
+    Segment,
+    SegmentMember,
+)
 from patron.models.customers import RFM_GROUPS
 
 SortKey = Literal[
@@ -94,6 +102,10 @@ class CustomerQuery(BaseModel):
     monetary_score: int | None = Field(default=None, ge=1, le=5, description="RFM monetary")
     rfm_group: list[str] = Field(
         default_factory=list, max_length=11, description="In any of these RFM groups"
+    )
+    segment: uuid.UUID | None = Field(
+        default=None,
+        description="Members of this saved segment (a dynamic one as of its last refresh)",
     )
     sort: SortKey = "-created_at"
 
@@ -233,6 +245,8 @@ def filter_clauses(query: CustomerQuery) -> list[ColumnElement[bool]]:
     clauses.extend(_rfm_clauses(query))
     clauses.extend(_consent_clause(value) for value in query.consent)
     clauses.extend(_custom_clause(value) for value in query.custom)
+    if query.segment is not None:
+        clauses.append(_segment_clause(query.segment))
     return clauses
 
 
@@ -246,6 +260,27 @@ def _rfm_clauses(query: CustomerQuery) -> list[ColumnElement[bool]]:
     if query.rfm_group:
         clauses.append(CustomerMetrics.rfm_group.in_(query.rfm_group))
     return clauses
+
+
+def _segment_clause(segment_id: uuid.UUID) -> ColumnElement[bool]:
+    members = select(SegmentMember.customer_id).where(SegmentMember.segment_id == segment_id)
+    return Customer.id.in_(members)
+
+
+async def check_segment(db: AsyncSession, principal: Principal, query: CustomerQuery) -> None:
+    """Refuses a segment filter naming no saved segment, or used without ``segments:read``."""
+    if query.segment is None:
+        return
+    if not principal.has("segments:read"):
+        raise PermissionDenied(
+            "Filtering by segment needs the segments:read permission.",
+            code="segment_filter_forbidden",
+        )
+    if await db.scalar(select(Segment.id).where(Segment.id == query.segment)) is None:
+        message = "There is no such segment; it may have been deleted."
+        raise InvalidInput(
+            message, code="unknown_segment", details=[{"field": "segment", "message": message}]
+        )
 
 
 def _metric_clauses(query: CustomerQuery) -> list[ColumnElement[bool]]:
@@ -339,7 +374,8 @@ def base_query(principal: Principal, query: CustomerQuery) -> Select[Any]:
     )
 
 
-async def _prepare(db: AsyncSession, query: CustomerQuery) -> None:
+async def _prepare(db: AsyncSession, principal: Principal, query: CustomerQuery) -> None:
+    await check_segment(db, principal, query)
     if query.q:
         await db.execute(_SIMILARITY, {"limit": WORD_SIMILARITY})
 
@@ -352,7 +388,7 @@ async def list_customers(
     limit: int,
     cursor: str | None = None,
 ) -> tuple[list[tuple[Customer, CustomerMetrics | None]], str | None]:
-    await _prepare(db, query)
+    await _prepare(db, principal, query)
     sort = _sort(query.sort)
     statement = base_query(principal, query).add_columns(sort.expression.label("sort_value"))
     key = tuple_(sort.expression, Customer.id)
@@ -371,7 +407,7 @@ async def list_customers(
 
 
 async def count_customers(db: AsyncSession, principal: Principal, query: CustomerQuery) -> int:
-    await _prepare(db, query)
+    await _prepare(db, principal, query)
     statement = select(func.count()).select_from(
         base_query(principal, query).with_only_columns(Customer.id).subquery()
     )

@@ -38,6 +38,7 @@ from patron.models import (
     Order,
     TimelineEntry,
 )
+from patron.segments.changes import mark_customers_changed
 from patron.timeline.service import add_entry
 
 Side = Literal["survivor", "merged"]
@@ -204,6 +205,7 @@ async def merge(
     await db.flush()
     await sync_country(db, survivor)
     await metrics.refresh(db, settings, [survivor.id])
+    await mark_customers_changed(db, [merged.id])  # merged customers leave every segment
     await db.refresh(survivor)
     details = {"merged_id": str(merged.id), "choices": dict(choices or {}), "before": before}
     await audit.record(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.analytics import rfm
 from patron.config import Settings
 from patron.kit.time import utcnow
+from patron.segments.changes import mark_customers_changed
 
 _INSERT = """
     INSERT INTO customer_metrics AS m (
@@ -113,7 +114,7 @@ _STAGE = """
 """
 
 
-def _stage_update(source: str) -> TextClause:
+def _stage_update(source: str, *, returning: str = "") -> TextClause:
     """Set the automatic stage of the customers ``source`` selects (``c`` joined to ``m``)."""
     return text(
         f"""
@@ -123,6 +124,7 @@ def _stage_update(source: str) -> TextClause:
               AND NOT c.lifecycle_locked AND c.merged_into_id IS NULL
         ) s
         WHERE c.id = s.id AND c.lifecycle_stage <> s.stage
+        {returning}
         """  # noqa: S608 (constant fragments, no input)
     )
 
@@ -136,7 +138,8 @@ UPDATE_ALL_STAGES = _stage_update(
 # time passing only moves customers who have ordered; the index on last_order_at finds them
 _SWEEP = _stage_update(
     "FROM customer_metrics m JOIN customer c ON c.id = m.customer_id"
-    " WHERE m.last_order_at < :at_risk_before AND c.lifecycle_stage <> 'churned'"
+    " WHERE m.last_order_at < :at_risk_before AND c.lifecycle_stage <> 'churned'",
+    returning="RETURNING c.id",
 )
 
 
@@ -159,9 +162,11 @@ async def refresh(
     await db.execute(_REFRESH, {"ids": ids})
     await db.execute(_UPDATE_STAGES, {"ids": ids, **_thresholds(settings)})
     await rfm.rescore(db, ids)
+    await mark_customers_changed(db, ids)
 
 
 async def sweep_lifecycle(db: AsyncSession, settings: Settings) -> int:
     """Move customers whose last order has aged into *at risk* or *churned*."""
-    result = await db.execute(_SWEEP, _thresholds(settings))
-    return int(getattr(result, "rowcount", 0) or 0)
+    moved = list(await db.scalars(_SWEEP, _thresholds(settings)))
+    await mark_customers_changed(db, moved)
+    return len(moved)

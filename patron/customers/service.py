@@ -36,6 +36,7 @@ from patron.models import (
     CustomerPhone,
     StaffUser,
 )
+from patron.segments.changes import mark_customers_changed
 from patron.timeline.service import add_entry
 
 PROFILE_FIELDS = (
@@ -207,6 +208,7 @@ def _first_country(addresses: list[AddressIn]) -> str | None:
 async def sync_country(db: AsyncSession, customer: Customer) -> None:
     """The customer's country: their default shipping address, else billing, else any."""
     customer.country = await repository.main_country(db, customer.id)
+    await mark_customers_changed(db, [customer.id])
 
 
 async def create_customer(
@@ -262,6 +264,7 @@ async def create_customer(
         object_id=customer.id,
         details={"after": snapshot(customer)},
     )
+    await mark_customers_changed(db, [customer.id])
     await add_entry(
         db,
         customer_id=customer.id,
@@ -302,6 +305,7 @@ async def update_customer(
         after=after,
     )
     if changed is not None:
+        await mark_customers_changed(db, [customer.id])
         fields = sorted(changed.details["changes"])
         await add_entry(
             db,
@@ -519,6 +523,7 @@ async def set_consent(
         )
     )
     await db.flush()
+    await mark_customers_changed(db, [customer.id])
     details = {"channel": channel, "purpose": purpose, "from": previous, "to": status}
     await audit.record(
         db,

@@ -32,6 +32,7 @@ from patron.kit.ids import new_id
 from patron.kit.time import utcnow
 from patron.models import Customer
 from patron.orders.service.common import aware
+from patron.segments.changes import mark_customers_changed
 from patron.timeline.service import add_entry
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.:-]{0,99}$")
@@ -135,6 +136,8 @@ async def _identify(
     joined = await repository.join_anonymous_events(
         db, anonymous_id=anonymous_id, customer_id=customer_id
     )
+    if joined:
+        await mark_customers_changed(db, [customer_id])
     if changed and joined:
         await add_entry(
             db,
@@ -296,6 +299,7 @@ async def track_many(
         results[index] = Accepted(row["id"], "created", row["customer_id"])
     await repository.add_events(db, stored)
     await rfm.touch_last_seen(db, _latest_by_customer(stored))
+    await mark_customers_changed(db, (row["customer_id"] for row in stored))
     customers_of = await repository.customers_of_events(db, set(duplicates.values()))
     for index, first in duplicates.items():
         results[index] = Accepted(first, "duplicate", customers_of.get(first))

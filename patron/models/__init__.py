@@ -47,6 +47,7 @@ from patron.models.reports import SalesDaily, WeeklySummarySent
 from patron.models.rfm import RfmCutPoints
 from patron.models.segments import (
     Segment,
+    SegmentChangedCustomer,
     SegmentMember,
     SegmentMembershipChange,
     SegmentSize,
@@ -105,6 +106,7 @@ __all__ = [
     "SalesDaily",
     "SavedView",
     "Segment",
+    "SegmentChangedCustomer",
     "SegmentMember",
     "SegmentMembershipChange",
     "SegmentSize",

@@ -91,3 +91,18 @@ class SegmentSize(IdMixin, Base):
     entered: Mapped[int] = mapped_column(Integer, server_default="0")
     exited: Mapped[int] = mapped_column(Integer, server_default="0")
     recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class SegmentChangedCustomer(Base):
+    """A customer whose data changed since dynamic segments last looked at them.
+
+    Written in the transaction of the change, drained by the ``segments.refresh_changed`` job;
+    one row per customer however often they change, so a burst stays small.
+    """
+
+    __tablename__ = "segment_changed_customer"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True
+    )
+    marked_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -15,3 +15,4 @@ SegmentPreview = Annotated[Principal, Depends(require("segments:read", "customer
 SegmentWrite = Annotated[Principal, Depends(require("segments:write"))]
 SegmentMembersRead = Annotated[Principal, Depends(require("segments:read", "customers:read"))]
 SegmentMembersWrite = Annotated[Principal, Depends(require("segments:write", "customers:read"))]
+SegmentExport = Annotated[Principal, Depends(require("segments:read", "customers:export"))]

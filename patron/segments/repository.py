@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Select, Uuid, delete, func, insert, literal, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    Uuid,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +32,7 @@ from patron.models import (
     CustomerMetrics,
     CustomFieldDefinition,
     Segment,
+    SegmentChangedCustomer,
     SegmentMember,
     SegmentMembershipChange,
     SegmentSize,
@@ -173,7 +185,7 @@ async def remove_members(
     keep: Select[uuid.UUID] | None = None,
     drop: list[uuid.UUID] | None = None,
 ) -> list[uuid.UUID]:
-    """Removes the members not in ``keep`` (or those in ``drop``); returns who left."""
+    """Removes the members not in ``keep`` (and, when given, in ``drop``); returns who left."""
     statement = delete(SegmentMember).where(SegmentMember.segment_id == segment_id)
     if keep is not None:
         statement = statement.where(SegmentMember.customer_id.not_in(keep))
@@ -250,3 +262,43 @@ async def recent_changes(
         Change(customer.id, customer.name, customer.email, row.change, row.occurred_at)
         for row, customer in (await db.execute(query)).all()
     ]
+
+
+async def dynamic_segments(db: AsyncSession) -> list[Segment]:
+    """Every dynamic segment, locked (in id order) against a concurrent refresh."""
+    query = select(Segment).where(Segment.kind == "dynamic").order_by(Segment.id)
+    return list(await db.scalars(query.with_for_update()))
+
+
+# -- customers changed since dynamic segments last looked at them -----------------------------
+
+
+async def mark_changed(db: AsyncSession, customer_ids: list[uuid.UUID]) -> None:
+    """Marks the customers as changed. An existing mark is updated, not skipped: that locks
+    it until this transaction ends, so the job cannot take it before seeing this change."""
+    ids = select(
+        func.unnest(bindparam("ids", sorted(customer_ids), type_=ARRAY(Uuid))).label("id")
+    ).order_by("id")
+    statement = pg_insert(SegmentChangedCustomer).from_select(["customer_id"], ids)
+    await db.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SegmentChangedCustomer.customer_id], set_={"marked_at": func.now()}
+        )
+    )
+
+
+async def take_changed(db: AsyncSession, *, limit: int) -> list[uuid.UUID]:
+    """Removes and returns up to ``limit`` marked customers; waits for marks still being
+    written by open transactions."""
+    batch = (
+        select(SegmentChangedCustomer.customer_id)
+        .order_by(SegmentChangedCustomer.customer_id)
+        .limit(limit)
+        .with_for_update()
+    )
+    statement = (
+        delete(SegmentChangedCustomer)
+        .where(SegmentChangedCustomer.customer_id.in_(batch.scalar_subquery()))
+        .returning(SegmentChangedCustomer.customer_id)
+    )
+    return list(await db.scalars(statement))

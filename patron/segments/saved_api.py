@@ -1,4 +1,5 @@
-"""/api/v1/segments: saved segments, their members, refreshes and size history."""
+"""/api/v1/segments: saved segments, their members (and their export), refreshes and size
+history."""
 
 from __future__ import annotations
 
@@ -6,12 +7,19 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.auth.principal import Principal
+from patron.customers.export_api import ExportSubject, Format, StreamSession, export_response
+from patron.customers.listing import CustomerQuery
 from patron.db.deps import DbSession
+from patron.kit.export import XLSX_MEDIA_TYPE
 from patron.kit.pagination import Page, PageParams, page_params
 from patron.kit.schemas import API_PREFIX, COMMON_ERRORS, error_responses
 from patron.segments import repository, service
 from patron.segments.auth import (
+    SegmentExport,
     SegmentMembersRead,
     SegmentMembersWrite,
     SegmentRead,
@@ -125,3 +133,50 @@ async def change_members(
 async def history(segment_id: uuid.UUID, _: SegmentRead, db: DbSession) -> list[SizeOut]:
     segment = await repository.get_segment(db, segment_id)
     return [SizeOut.model_validate(row) for row in await repository.sizes(db, segment.id)]
+
+
+async def _export(
+    db: AsyncSession,
+    stream_db: AsyncSession,
+    principal: Principal,
+    segment_id: uuid.UUID,
+    *,
+    fmt: Format,
+) -> Response:
+    segment = await repository.get_segment(db, segment_id)
+    subject = ExportSubject(
+        name=f"segment {segment.name}",
+        title="Segment members",
+        object_type="segment",
+        object_id=segment.id,
+        details={"segment": segment.name},
+    )
+    query = CustomerQuery(segment=segment.id)
+    return await export_response(db, stream_db, principal, query, fmt=fmt, subject=subject)
+
+
+@router.get(
+    "/{segment_id}/members.csv",
+    summary="Export the members you may see as CSV",
+    description="The customer export's columns, for the segment's members (a dynamic "
+    "segment's as of its last refresh). Audited as `customer.exported`.",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}, **error_responses(404)},
+)
+async def export_members_csv(
+    segment_id: uuid.UUID, stream_db: StreamSession, principal: SegmentExport, db: DbSession
+) -> Response:
+    return await _export(db, stream_db, principal, segment_id, fmt="csv")
+
+
+@router.get(
+    "/{segment_id}/members.xlsx",
+    summary="Export the members you may see as XLSX",
+    description="As the CSV export; at most 100,000 customers (use CSV beyond).",
+    response_class=Response,
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}, **error_responses(404)},
+)
+async def export_members_xlsx(
+    segment_id: uuid.UUID, principal: SegmentExport, db: DbSession
+) -> Response:
+    return await _export(db, db, principal, segment_id, fmt="xlsx")

@@ -6,19 +6,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.auth.principal import Principal
 from patron.customers.repository import visible_customers
-from patron.errors import Conflict, InvalidInput
+from patron.errors import Conflict, CRMError, InvalidInput
 from patron.kit.time import utcnow
 from patron.models import Customer, Segment
 from patron.segments import repository
 from patron.segments.ast import to_json
-from patron.segments.language import compile_for
+from patron.segments.language import compile_for, compile_text
 from patron.segments.text import to_text
 
 MAX_IDS = 10_000
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,37 @@ async def refresh_segment(
     exited = await repository.remove_members(db, segment.id, keep=current)
     entered = await repository.add_members(db, segment.id, current)
     return await _settle(db, segment, entered=entered, exited=exited, now=now)
+
+
+async def refresh_customers(
+    db: AsyncSession, *, customer_ids: list[uuid.UUID], now: datetime | None = None
+) -> int:
+    """Re-evaluates every dynamic segment for just these customers (those whose data
+    changed), recording who entered and who left; returns how many segments changed.
+
+    A segment whose expression no longer compiles is skipped (the periodic refresh reports
+    it); its other segments still move.
+    """
+    if not customer_ids:
+        return 0
+    now = now or utcnow()
+    catalog = await repository.load_catalog(db)
+    changed = 0
+    for segment in await repository.dynamic_segments(db):
+        try:
+            compiled = compile_text(segment.expression, catalog, now=now)
+        except CRMError as error:
+            log.warning("segment_refresh_failed", segment_id=str(segment.id), code=error.code)
+            continue
+        current = repository.all_member_ids(compiled.where).where(Customer.id.in_(customer_ids))
+        exited = await repository.remove_members(db, segment.id, keep=current, drop=customer_ids)
+        entered = await repository.add_members(db, segment.id, current)
+        if entered or exited:
+            size = await repository.record_changes(db, segment.id, entered=entered, exited=exited)
+            segment.member_count = size
+            changed += 1
+    await db.flush()
+    return changed
 
 
 async def change_members(

@@ -28,3 +28,30 @@ async def refresh_segments(timestamp: int) -> int:
         except CRMError as error:  # deleted meanwhile, or no longer compiles
             log.warning("segment_refresh_failed", segment_id=str(segment_id), code=error.code)
     return refreshed
+
+
+# customers re-evaluated per transaction: small enough for quick row locks and a short IN list
+CHANGED_BATCH = 2_000
+
+
+# Also every minute: a change whose transaction found this job waiting, and committed only
+# after the job had started, is picked up by the next run rather than the next full refresh.
+@job_app.periodic(cron="* * * * *")
+@job_app.task(
+    name="segments.refresh_changed",
+    queue="segments",
+    queueing_lock="segments_refresh_changed",
+    lock="segments_refresh_changed",
+)
+async def refresh_changed_customers(timestamp: int | None = None) -> int:
+    """Move the customers marked as changed into or out of dynamic segments, in batches;
+    returns how many customers were looked at."""
+    database = runtime().database
+    done = 0
+    while True:
+        async with database.transaction() as db:
+            customer_ids = await repository.take_changed(db, limit=CHANGED_BATCH)
+            await service.refresh_customers(db, customer_ids=customer_ids)
+        done += len(customer_ids)
+        if len(customer_ids) < CHANGED_BATCH:
+            return done

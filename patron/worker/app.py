@@ -9,6 +9,7 @@ from typing import Any
 
 import procrastinate
 import structlog
+from procrastinate.app import WorkerOptions
 
 from patron.config import Settings
 from patron.db.engine import Database, libpq_url
@@ -73,19 +74,28 @@ async def record_failures(
 
 
 async def run_worker(
-    database: Database, *, concurrency: int = 4, name: str = "patron", wait: bool = True
+    database: Database,
+    *,
+    concurrency: int = 4,
+    name: str = "patron",
+    wait: bool = True,
+    queues: list[str] | None = None,
 ) -> None:
-    """Run jobs until cancelled or stopped; with ``wait=False``, until the queue is empty."""
+    """Run jobs (of ``queues``, else of every queue) until cancelled or stopped; with
+    ``wait=False``, until the queue is empty."""
     # The connector is swapped on job_app itself: tasks (and the periodic deferrer, which
     # defers through each task's app) point at job_app, so a copy made by with_connector
     # would leave them on the unopened connector and stop the worker at its first tick.
+    options: WorkerOptions = {
+        "concurrency": concurrency,
+        "name": name,
+        "wait": wait,
+        "install_signal_handlers": False,
+        "worker_middleware": [record_failures],
+        "delete_jobs": "successful",
+    }
+    if queues:
+        options["queues"] = queues
     with job_app.replace_connector(connector_for(database)) as app:
         async with app.open_async():
-            await app.run_worker_async(
-                concurrency=concurrency,
-                name=name,
-                wait=wait,
-                install_signal_handlers=False,
-                worker_middleware=[record_failures],
-                delete_jobs="successful",
-            )
+            await app.run_worker_async(**options)

@@ -57,8 +57,11 @@ async def enqueue(
     if waiting_lock is None:
         job_id = await db.scalar(_DEFER, values)
     else:
-        job_id = None
-        for _ in range(3):  # the waiting job may start between our insert and our look-up
+        # a job seen waiting is reused without a failing insert (each unique violation is
+        # also a line in the server's log); busy callers such as segment marks take this path
+        job_id = await db.scalar(_WAITING, {"lock": task.queueing_lock})
+        attempts = 0 if job_id is not None else 3
+        for _ in range(attempts):  # the waiting job may start between our insert and our look-up
             try:
                 async with db.begin_nested():
                     job_id = await db.scalar(_DEFER, values)

@@ -17,13 +17,15 @@ from starlette.datastructures import FormData, QueryParams
 
 from patron.analytics.rfm import GROUPS_BY_NAME
 from patron.auth.dependencies import get_settings
+from patron.auth.principal import Principal
 from patron.config import Settings
 from patron.customers.listing import CONSENT_FILTER, CUSTOM_FILTER, CustomerQuery
 from patron.errors import CRMError
 from patron.kit.contact import country_name, format_phone
 from patron.kit.pagination import PageParams
-from patron.models import StaffUser
+from patron.models import Segment, StaffUser
 from patron.models.customers import LIFECYCLE_STAGES
+from patron.segments import repository as segments_repository
 from patron.users import repository as users_repository
 from patron.web.templating import templates
 
@@ -261,6 +263,13 @@ async def staff_choices(db: AsyncSession) -> list[StaffUser]:
     return sorted(users, key=lambda user: user.name.lower())
 
 
+async def segment_choices(db: AsyncSession, principal: Principal) -> list[Segment]:
+    """Saved segments for the segment filter, for people who may see segments."""
+    if not principal.has("segments:read"):
+        return []
+    return await segments_repository.segments(db)
+
+
 def lifecycle_choices() -> Sequence[tuple[str, str]]:
     return [(stage, LIFECYCLE_LABELS[stage]) for stage in LIFECYCLE_STAGES]
 
@@ -288,10 +297,16 @@ def rfm_filters(query: CustomerQuery) -> list[str]:
     return parts
 
 
-def describe_filters(query: CustomerQuery, staff: Sequence[StaffUser] = ()) -> list[str]:
+def describe_filters(
+    query: CustomerQuery, staff: Sequence[StaffUser] = (), segments: Sequence[Segment] = ()
+) -> list[str]:
     """The filters in use, as people say them (for the list and the bulk confirmation)."""
     names = {person.id: person.name for person in staff}
+    segment_names = {segment.id: segment.name for segment in segments}
     parts: list[str | None] = [
+        f"Segment: {segment_names.get(query.segment, 'a saved segment')}"
+        if query.segment
+        else None,
         f"Search “{query.q}”" if query.q else None,
         f"Tags: {', '.join(query.tag)}" if query.tag else None,
         "Lifecycle: " + ", ".join(LIFECYCLE_LABELS.get(s, s) for s in query.lifecycle)

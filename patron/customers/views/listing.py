@@ -26,6 +26,7 @@ from patron.customers.views.common import (
     optional_uuid,
     parse_filters,
     query_string,
+    segment_choices,
     staff_choices,
 )
 from patron.db.deps import DbSession, get_read_session
@@ -58,6 +59,12 @@ async def customer_list(
     cursor: Annotated[str, Query(max_length=500)] = "",
 ) -> Response:
     query, problems = parse_filters(request.query_params)
+    try:
+        await listing.check_segment(db, principal, query)
+    except CRMError as error:
+        problems.append(f"segment: {error.message}")
+        query = query.model_copy(update={"segment": None})
+    segments = await segment_choices(db, principal)
     canonical = query_string(query)
     try:
         rows, next_cursor = await listing.list_customers(
@@ -84,7 +91,8 @@ async def customer_list(
             "active_count": filter_count(query),
             "owners": owners,
             "staff": staff,
-            "described": describe_filters(query, staff),
+            "described": describe_filters(query, staff, segments),
+            "segments": segments,
             "views": await saved_views.list_views(
                 db, user_id=principal.user_id, entity="customers"
             ),
@@ -109,7 +117,12 @@ async def export_csv(
 ) -> Response:
     """Same as the API's export (the stream's session first: it outlives the route's)."""
     query, _ = parse_filters(request.query_params)
-    return await export_response(db, stream_db, principal, query, fmt="csv")
+    try:
+        return await export_response(db, stream_db, principal, query, fmt="csv")
+    except CRMError as error:
+        return redirect(
+            request, _list_url(query_string(query)), flash=error.message, category="danger"
+        )
 
 
 @router.get("/customers/export.xlsx")
@@ -222,7 +235,10 @@ async def bulk_preview(
     if fields["action"] == "export":
         if not principal.has("customers:export"):
             return redirect(request, back, flash="You may not export customers.", category="danger")
-        matched = await listing.count_customers(db, principal, query)
+        try:
+            matched = await listing.count_customers(db, principal, query)
+        except CRMError as error:
+            return redirect(request, back, flash=error.message, category="danger")
     else:
         if not principal.has("customers:write"):
             return redirect(request, back, flash="You may not change customers.", category="danger")
@@ -243,7 +259,9 @@ async def bulk_preview(
             "owner": owners.get(owner) if owner else None,
             "back": back,
             "canonical": query_string(query),
-            "described": describe_filters(query, await staff_choices(db)),
+            "described": describe_filters(
+                query, await staff_choices(db), await segment_choices(db, principal)
+            ),
         },
     )
 

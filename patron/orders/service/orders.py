@@ -34,6 +34,7 @@ from patron.orders.service.common import (
     money,
     refresh_financial_status,
 )
+from patron.segments.changes import mark_customers_changed
 from patron.timeline.service import add_entry
 
 TRACKING_SALT = "order-tracking"
@@ -433,6 +434,7 @@ async def update_order(
         before=before,
         after=snapshot(order),
     )
+    await mark_customers_changed(db, [order.customer_id])
     return order
 
 
