@@ -189,6 +189,11 @@ async def test_saving_a_dynamic_segment_opens_its_page_with_members_and_history(
     assert 'data-chart="line"' in page.text
     assert "chart.umd.min.js" in page.text
     assert "Refresh now" in page.text
+    assert f'href="/customers?segment={segment.id}"' in page.text
+    download = await client.get(f"/api/v1/segments/{segment.id}/members.csv")
+    assert download.status_code == 200
+    assert ann.email in download.text
+    assert bob.email not in download.text
 
     db.add(CustomerMetrics(customer_id=bob.id, total_spent=Decimal("300")))
     ann.tags = []
@@ -353,6 +358,8 @@ async def test_a_sales_rep_may_look_but_not_change(
     page = await client.get(f"/segments/{segment.id}")
     assert page.status_code == 200
     assert "Refresh now" not in page.text
+    assert f'href="/customers?segment={segment.id}"' in page.text
+    assert "members.csv" not in page.text  # sales reps may not export customers
     assert (await client.get(f"/segments/{segment.id}/edit")).status_code == 403
 
 

@@ -293,6 +293,7 @@ async def _detail(
             ),
             "members": members,
             "can_see_customers": can_see_customers,
+            "can_export": can_see_customers and principal.has("customers:export"),
             "can_write": principal.has("segments:write"),
             "can_change_members": segment.kind == "static"
             and principal.has("segments:write", "customers:read"),
