@@ -31,6 +31,7 @@ from patron.models.integrations import (
     WebhookReceipt,
 )
 from patron.models.ops import IdempotencyKey, JobFailure, MailMessage, RateLimitCounter
+from patron.models.privacy import PrivacyRequest
 from patron.models.orders import (
     Cart,
     Order,
@@ -90,6 +91,7 @@ __all__ = [
     "OutboundAttempt",
     "OutboundDelivery",
     "Payment",
+    "PrivacyRequest",
     "Product",
     "ProductExternalId",
     "ProductVariant",
