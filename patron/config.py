@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     webhooks_disable_after_failures: int = Field(default=20, ge=1)
     webhooks_keep_days: int = Field(default=30, ge=1)
+    # a customer's personal-data export can be downloaded this long, then it is deleted
+    privacy_export_keep_days: int = Field(default=7, ge=1)
 
     log_level: str = "INFO"
     log_json: bool | None = None

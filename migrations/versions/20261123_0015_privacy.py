@@ -16,8 +16,21 @@ down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# erasure searches raw webhook bodies and stored API answers (bytea) for a customer's email;
+# a body that is not UTF-8 is searched in its escaped form instead of failing the erasure
+BYTES_TEXT = """
+CREATE FUNCTION patron_bytes_text(value bytea) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+BEGIN
+    RETURN convert_from(value, 'UTF8');
+EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
+    RETURN encode(value, 'escape');
+END $$;
+"""
+
 
 def upgrade() -> None:
+    op.execute(BYTES_TEXT)
     op.add_column("customer", sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "privacy_request",
@@ -36,7 +49,10 @@ def upgrade() -> None:
         sa.Column("file_path", sa.String(length=300), server_default="", nullable=False),
         sa.Column("file_size", sa.BigInteger(), nullable=True),
         sa.Column(
-            "requested_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "requested_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
@@ -88,3 +104,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("privacy_request")
     op.drop_column("customer", "erased_at")
+    op.execute("DROP FUNCTION patron_bytes_text(bytea)")

@@ -31,7 +31,6 @@ from patron.models.integrations import (
     WebhookReceipt,
 )
 from patron.models.ops import IdempotencyKey, JobFailure, MailMessage, RateLimitCounter
-from patron.models.privacy import PrivacyRequest
 from patron.models.orders import (
     Cart,
     Order,
@@ -43,6 +42,7 @@ from patron.models.orders import (
     Shipment,
     ShipmentEvent,
 )
+from patron.models.privacy import PrivacyRequest
 from patron.models.segments import (
     Segment,
     SegmentMember,

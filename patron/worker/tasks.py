@@ -7,6 +7,7 @@ from patron.integrations import tasks as integration_tasks
 from patron.mail import tasks as mail_tasks
 from patron.ops import tasks as ops_tasks
 from patron.orders import tasks as order_tasks
+from patron.privacy import tasks as privacy_tasks
 from patron.segments import tasks as segment_tasks
 from patron.webhooks import tasks as webhook_tasks
 
@@ -18,6 +19,7 @@ __all__ = [
     "mail_tasks",
     "ops_tasks",
     "order_tasks",
+    "privacy_tasks",
     "segment_tasks",
     "webhook_tasks",
 ]
