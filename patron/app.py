@@ -53,6 +53,7 @@ def api_routers() -> list[APIRouter]:
     from patron.imports.api import router as imports_api
     from patron.integrations.api import router as integrations_api
     from patron.orders.api import routers as order_apis
+    from patron.privacy.api import router as privacy_api
     from patron.segments.api import router as segments_api
     from patron.segments.saved_api import router as saved_segments_api
     from patron.timeline.api import router as timeline_api
@@ -80,6 +81,7 @@ def api_routers() -> list[APIRouter]:
         webhooks_api,
         segments_api,
         saved_segments_api,
+        privacy_api,
     ]
 
 

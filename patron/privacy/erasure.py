@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
@@ -193,7 +193,10 @@ async def erase_customer(
     counts["carts"] = await _count(
         db,
         update(Cart)
-        .where(or_(Cart.customer_id.in_(ids), Cart.email.in_(_emails(needles))))
+        .where(
+            or_(Cart.customer_id.in_(ids), Cart.email.in_(_emails(needles))),
+            or_(Cart.email.is_not(None), Cart.checkout_url != ""),
+        )
         .values(email=None, checkout_url=""),
     )
     counts["orders_anonymised"] = await anonymise_orders(db, order_ids, needles)
@@ -472,12 +475,16 @@ async def anonymise_orders(
     if not order_ids:
         return 0
     orders = list(await db.scalars(select(Order).where(Order.id.in_(order_ids))))
+    changed = 0
     for order in orders:
+        before = (order.billing_address, order.shipping_address, order.note, order.cancel_reason)
         order.billing_address = _country_only(order.billing_address)
         order.shipping_address = _country_only(order.shipping_address)
         order.note = ""
         order.cancel_reason = needles.scrub(order.cancel_reason)
         order.custom_fields = needles.scrub(order.custom_fields)
+        after = (order.billing_address, order.shipping_address, order.note, order.cancel_reason)
+        changed += before != after
     shipments = list(await db.scalars(select(Shipment).where(Shipment.order_id.in_(order_ids))))
     for shipment in shipments:
         shipment.tracking_number, shipment.tracking_url = "", ""
@@ -497,7 +504,7 @@ async def anonymise_orders(
     for payment in await db.scalars(select(Payment).where(Payment.order_id.in_(order_ids))):
         payment.reference = needles.scrub(payment.reference)
     await db.flush()
-    return len(orders)
+    return changed
 
 
 async def _forget_exports(db: AsyncSession, settings: Settings, ids: Sequence[uuid.UUID]) -> None:

@@ -9,8 +9,27 @@ from typing import Any
 
 from patron.audit.service import REDACTED
 
-# an audit row about the person: these keys hold copies of their values
-VALUE_KEYS = frozenset({"changes", "before", "after", "values", "snapshot", "data", "from", "to"})
+# in an audit row about the person, only these keys keep their values (they describe the
+# action, not the person); every other value is replaced, its key kept
+SAFE_KEYS = frozenset(
+    {
+        "request_id",
+        "source",
+        "purpose",
+        "fields",
+        "counts",
+        "merged_id",
+        "survivor_id",
+        "channel_id",
+        "channel",
+        "currency",
+        "total",
+        "number",
+        "status",
+        "kind",
+        "bytes",
+    }
+)
 MIN_NEEDLE = 4
 
 
@@ -68,8 +87,8 @@ def redact_all(value: Any) -> Any:
 
 
 def redact_audit_details(details: dict[str, Any], needles: Needles) -> dict[str, Any]:
-    """An audit row about the person: copies of values go, the rest loses the needles."""
+    """An audit row about the person: copies of values go, what describes the action stays."""
     return {
-        key: redact_all(item) if key in VALUE_KEYS else needles.scrub(item)
+        key: needles.scrub(item) if key in SAFE_KEYS else redact_all(item)
         for key, item in details.items()
     }
