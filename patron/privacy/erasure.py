@@ -528,7 +528,7 @@ async def erase_store(
     customer loses the link to it, its orders lose their addresses, and its raw deliveries
     and version stamps are deleted."""
     counts: dict[str, int] = {"customers_erased": 0}
-    for customer_id in await repository.known_only_through(db, connection.channel_id):
+    for customer_id in await repository.known_only_through(db, connection):
         await erase_customer(db, settings, customer_id=customer_id)
         counts["customers_erased"] += 1
     counts["external_ids"] = await _count(

@@ -294,34 +294,28 @@ async def connections_of_channels(
     return list(rows)
 
 
-async def known_only_through(db: AsyncSession, channel_id: uuid.UUID) -> list[uuid.UUID]:
-    """Live customers a store brought and nothing else knows: an order, cart or external id in
-    that channel, none in any other channel, and no notes or activities written by staff."""
+async def known_only_through(db: AsyncSession, connection: StoreConnection) -> list[uuid.UUID]:
+    """Live customers the store brought and nothing else knows: created by the store (their
+    source is its name), with no order, cart or external id in any other channel, and no
+    notes or activities written by staff."""
+    channel_id = connection.channel_id
 
-    def in_channel(model: Any, same: bool) -> Any:
-        column = model.channel_id
-        test = column == channel_id if same else or_(column != channel_id, column.is_(None))
-        return select(model.customer_id).where(test)
+    def elsewhere(model: Any) -> Any:
+        return select(model.customer_id).where(
+            or_(model.channel_id != channel_id, model.channel_id.is_(None)),
+            model.customer_id.is_not(None),
+        )
 
-    tied = in_channel(Order, True).union(
-        in_channel(Cart, True), in_channel(CustomerExternalId, True)
+    staff_notes = select(TimelineEntry.customer_id).where(
+        TimelineEntry.actor_type.in_(("user", "api_key")),
+        TimelineEntry.kind.in_(("note", "call", "meeting", "email_logged")),
     )
-    elsewhere = in_channel(Order, False).union(
-        in_channel(Cart, False),
-        in_channel(CustomerExternalId, False),
-        select(TimelineEntry.customer_id).where(
-            TimelineEntry.actor_type.in_(("user", "api_key")),
-            TimelineEntry.kind.in_(("note", "call", "meeting", "email_logged")),
-        ),
-    )
+    others = elsewhere(Order).union(elsewhere(Cart), elsewhere(CustomerExternalId), staff_notes)
+    other_ids = others.subquery()
     rows = await db.scalars(
         select(Customer.id).where(
-            Customer.id.in_(tied.scalar_subquery()),
-            Customer.id.not_in(
-                select(elsewhere.subquery().c.customer_id)
-                .where(elsewhere.subquery().c.customer_id.is_not(None))
-                .scalar_subquery()
-            ),
+            Customer.source == connection.name[:100],
+            Customer.id.not_in(select(other_ids.c.customer_id)),
             Customer.merged_into_id.is_(None),
             Customer.erased_at.is_(None),
         )
