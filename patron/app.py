@@ -98,6 +98,7 @@ def panel_routers() -> list[APIRouter]:
     from patron.mail.views import router as mail_views
     from patron.orders.tracking import router as tracking_views
     from patron.orders.views import router as order_views
+    from patron.privacy.views import router as privacy_views
     from patron.users.views import router as users_views
     from patron.web.views import router as web_views
     from patron.webhooks.views import router as webhooks_views
@@ -120,6 +121,7 @@ def panel_routers() -> list[APIRouter]:
         imports_views,
         integrations_views,
         webhooks_views,
+        privacy_views,
     ]
 
 

@@ -134,6 +134,13 @@ async def export_files_of(db: AsyncSession, customer_ids: list[uuid.UUID]) -> li
     return list(rows)
 
 
+async def customer_labels(db: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Customer]:
+    if not ids:
+        return {}
+    rows = await db.scalars(select(Customer).where(Customer.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
 async def connection_names(db: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     if not ids:
         return {}
