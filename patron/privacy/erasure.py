@@ -319,8 +319,8 @@ async def _scrub_receipts(
     for connection in connections:
         mine = customer_keys.get(connection.channel_id, set())
         theirs = order_keys.get(connection.channel_id, set())
-        for received_at, receipt_id, topic, body in await repository.receipts_of(
-            db, [connection.id]
+        for received_at, receipt_id, topic, body in await repository.receipts_naming(
+            db, connection.id, mine | theirs
         ):
             if body == REDACTED_BODY:
                 continue

@@ -7,7 +7,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    LargeBinary,
+    Select,
+    String,
+    and_,
+    cast,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.auth.principal import Principal
@@ -277,15 +288,22 @@ async def store_orders(
     return list(rows)
 
 
-async def receipts_of(db: AsyncSession, connection_ids: Sequence[uuid.UUID]) -> list[Any]:
-    """(received_at, id, topic, body) of the receipts of these connections."""
+async def receipts_naming(db: AsyncSession, connection_id: uuid.UUID, keys: set[str]) -> list[Any]:
+    """(received_at, id, topic, body) of the connection's receipts whose raw body contains one
+    of ``keys`` somewhere (the caller reads the JSON to be sure)."""
+    if not keys:
+        return []
+    patterns = [cast(f"%{key}%".encode(), LargeBinary) for key in sorted(keys)]
     rows = await db.execute(
         select(
             WebhookReceipt.received_at,
             WebhookReceipt.id,
             WebhookReceipt.topic,
             WebhookReceipt.body,
-        ).where(WebhookReceipt.connection_id.in_(connection_ids))
+        ).where(
+            WebhookReceipt.connection_id == connection_id,
+            or_(*[WebhookReceipt.body.op("LIKE", is_comparison=True)(p) for p in patterns]),
+        )
     )
     return list(rows)
 
