@@ -498,6 +498,11 @@ async def test_an_erasure_without_confirmation_is_refused_and_erases_nothing(
         )
         assert refused.status_code == 422
         assert refused.json()["error"]["code"] == "confirmation_required"
+    for body in ({"confirm": "yes"}, {"confirm": 1}, {"confirm": True, "why": "asked"}):
+        invalid = await client.post(
+            f"/api/v1/customers/{person.id}/erasure", json=body, headers=admin
+        )
+        assert (invalid.status_code, invalid.json()["error"]["code"]) == (422, "validation_error")
     assert (
         await db.scalar(select(PrivacyRequest.id).where(PrivacyRequest.kind == "erasure")) is None
     )

@@ -5,18 +5,31 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import httpx2
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.app import create_app
+from patron.audit.service import SYSTEM
 from patron.config import Settings
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerCreate
 from patron.models import Customer, PrivacyRequest
 from patron.privacy import service
-from tests.conftest import MakeUser, Persona, form_token, principal_for, sign_in
+from patron.users import service as users
+from tests.conftest import (
+    PASSWORD,
+    IsolatedDatabase,
+    MakeUser,
+    Persona,
+    form_token,
+    make_settings,
+    principal_for,
+    sign_in,
+)
 
 EMAIL = "augusta.byronova@example.com"
 
@@ -144,4 +157,40 @@ async def test_a_failed_request_can_be_run_again(
     refused = await client.post(f"/admin/privacy/{failed.id}/retry", data={"csrf_token": token})
     assert refused.status_code == 303
     missing = await client.post(f"/admin/privacy/{uuid.uuid4()}/retry", data={"csrf_token": token})
+    assert missing.status_code == 404
+
+
+async def test_an_erased_customer_page_is_a_404_page_over_a_real_session(
+    isolated_database: IsolatedDatabase, tmp_path: Path
+) -> None:
+    database = isolated_database.database
+    settings = make_settings(isolated_database.url, tmp_path)
+    async with database.transaction() as db:
+        user = await users.create_user(
+            db,
+            settings,
+            actor=SYSTEM,
+            email="support@shop.test",
+            name="Support Person",
+            role="support",
+            team_id=None,
+            kind="person",
+            password=PASSWORD,
+            send_invite=False,
+        )
+        customer = await augusta(db, settings, Persona(user, PASSWORD))
+        erasure = await service.request_erasure(
+            db, customer=customer, actor=SYSTEM, source="api", confirmed=True
+        )
+        await service.run(db, settings, request_id=erasure.id)
+    app = create_app(settings, database=database)
+    async with app.router.lifespan_context(app):
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            await sign_in(http, Persona(user, PASSWORD))
+            erased = await http.get(f"/customers/{customer.id}")
+            missing = await http.get(f"/customers/{uuid.uuid4()}")
+    assert erased.status_code == 404
+    assert "personal data was erased" in erased.text
+    assert "Support Person" in erased.text or "support@shop.test" in erased.text
     assert missing.status_code == 404

@@ -14,7 +14,9 @@ from patron.privacy.service import is_downloadable
 
 
 class ErasureIn(Input):
-    confirm: bool = Field(default=False, description="Must be true: an erasure cannot be undone")
+    confirm: bool = Field(
+        default=False, strict=True, description="Must be true: an erasure cannot be undone"
+    )
 
 
 class PrivacyRequestOut(Schema):
