@@ -89,44 +89,67 @@ async def _count(db: AsyncSession, statement: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def _full_name(first: str | None, last: str | None) -> str | None:
+    """A name worth searching for: a first name alone would match other people's rows."""
+    return f"{first.strip()} {last.strip()}" if first and last and first.strip() else None
+
+
+def _distinctive(value: str | None, length: int) -> str | None:
+    return value if value and len(value.strip()) >= length else None
+
+
 async def needles_for(db: AsyncSession, ids: Sequence[uuid.UUID]) -> Needles:
-    """Every email, phone, name and street the customer (and records merged into them) has."""
+    """Every email, phone, full name, company and street the customer (and records merged
+    into them) has; short or generic values are left out, as they would match others."""
     values: list[str | None] = []
     for person in await db.scalars(select(Customer).where(Customer.id.in_(ids))):
-        values += [person.email, person.phone, f"{person.first_name} {person.last_name}".strip()]
-        if person.company:
-            values.append(person.company)
-    for email in await db.scalars(
+        values += [
+            person.email,
+            person.phone,
+            _full_name(person.first_name, person.last_name),
+            _distinctive(person.company, 6),
+        ]
+    values += await db.scalars(
         select(CustomerEmail.email).where(CustomerEmail.customer_id.in_(ids))
-    ):
-        values.append(email)
-    for phone in await db.scalars(
+    )
+    values += await db.scalars(
         select(CustomerPhone.phone).where(CustomerPhone.customer_id.in_(ids))
-    ):
-        values.append(phone)
+    )
     for address in await db.scalars(
         select(CustomerAddress).where(CustomerAddress.customer_id.in_(ids))
     ):
         values += [
             address.line1,
-            address.line2,
+            _distinctive(address.line2, 8),
             address.phone,
-            f"{address.first_name} {address.last_name}".strip(),
+            _full_name(address.first_name, address.last_name),
         ]
     for order in await db.scalars(select(Order).where(Order.customer_id.in_(ids))):
         for snapshot in (order.billing_address, order.shipping_address):
             values += _address_values(snapshot)
-    for cart_email in await db.scalars(select(Cart.email).where(Cart.customer_id.in_(ids))):
-        values.append(cart_email)
+    values += await db.scalars(select(Cart.email).where(Cart.customer_id.in_(ids)))
     return Needles.of(values)
 
 
 def _address_values(snapshot: dict[str, Any] | None) -> list[str | None]:
     if not snapshot:
         return []
-    name = f"{snapshot.get('first_name') or ''} {snapshot.get('last_name') or ''}".strip()
-    keys = ("line1", "line2", "address1", "address2", "phone", "email", "name", "company")
-    return [name, *(str(snapshot[k]) for k in keys if snapshot.get(k))]
+
+    def text(key: str) -> str | None:
+        value = snapshot.get(key)
+        return str(value) if value else None
+
+    return [
+        _full_name(text("first_name"), text("last_name")),
+        text("line1"),
+        text("address1"),
+        _distinctive(text("line2"), 8),
+        _distinctive(text("address2"), 8),
+        text("phone"),
+        text("email"),
+        _distinctive(text("company"), 6),
+        text("name") if " " in (text("name") or "") else None,
+    ]
 
 
 async def erase_customer(
