@@ -61,6 +61,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/customers/{customer_id}"): "customers:read",
     ("POST", "/api/v1/customers/{customer_id}/privacy-export"): "customers:read+customers:export",
     ("POST", "/api/v1/customers/{customer_id}/erasure"): "customers:read+customers:erase",
+    ("GET", "/api/v1/privacy/requests"): "customers:read",
     ("GET", "/api/v1/privacy/requests/{request_id}"): "customers:read",
     ("GET", "/api/v1/privacy/requests/{request_id}/download"): "customers:read+customers:export",
     ("POST", "/customers/{customer_id}/privacy-export"): "customers:read+customers:export",

@@ -593,3 +593,52 @@ async def test_a_worker_carries_out_a_committed_erasure_request(
     assert done is not None
     assert erased is not None
     assert (done.status, erased.email, erased.erased_at is not None) == ("done", None, True)
+
+
+async def test_the_request_list_shows_each_role_only_the_kinds_it_may_handle(
+    client: httpx2.AsyncClient,
+    db: AsyncSession,
+    admin: Headers,
+    make_user: MakeUser,
+    make_key: MakeKey,
+) -> None:
+    one = _ok(await client.post("/api/v1/customers", json={"email": EMAIL}, headers=admin), 201)
+    two = _ok(
+        await client.post("/api/v1/customers", json={"email": OTHER_EMAIL}, headers=admin), 201
+    )
+    export = _ok(
+        await client.post(f"/api/v1/customers/{one['id']}/privacy-export", headers=admin), 202
+    )
+    erasure = _ok(
+        await client.post(
+            f"/api/v1/customers/{two['id']}/erasure", json={"confirm": True}, headers=admin
+        ),
+        202,
+    )
+
+    def ids(page: dict[str, Any]) -> list[str]:
+        return [item["id"] for item in page["items"]]
+
+    everything = _ok(await client.get("/api/v1/privacy/requests", headers=admin))
+    assert ids(everything) == [erasure["id"], export["id"]]
+    only_exports = _ok(
+        await client.get("/api/v1/privacy/requests", params={"kind": "export"}, headers=admin)
+    )
+    assert ids(only_exports) == [export["id"]]
+    first = _ok(await client.get("/api/v1/privacy/requests", params={"limit": 1}, headers=admin))
+    rest = _ok(
+        await client.get(
+            "/api/v1/privacy/requests",
+            params={"limit": 1, "cursor": first["next_cursor"]},
+            headers=admin,
+        )
+    )
+    assert ids(first) + ids(rest) == [erasure["id"], export["id"]]
+    marketing = bearer(await make_key(await make_user("marketing")))  # export, not erase
+    assert ids(_ok(await client.get("/api/v1/privacy/requests", headers=marketing))) == [
+        export["id"]
+    ]
+    hidden = await client.get(f"/api/v1/privacy/requests/{erasure['id']}", headers=marketing)
+    assert hidden.status_code == 404
+    bad = await client.get("/api/v1/privacy/requests", params={"status": "lost"}, headers=admin)
+    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "validation_error")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import FileResponse
 
 from patron.auth.dependencies import get_settings
 from patron.config import Settings
 from patron.customers import repository as customers
 from patron.db.deps import DbSession
+from patron.kit.pagination import Page, PageParams, page_params
 from patron.kit.schemas import API_PREFIX, COMMON_ERRORS, error_responses
 from patron.privacy import repository, service
 from patron.privacy.auth import PrivacyErase, PrivacyExport, PrivacyRead
@@ -19,6 +20,8 @@ from patron.privacy.schemas import ErasureIn, PrivacyRequestOut
 
 router = APIRouter(prefix=API_PREFIX, tags=["privacy"], responses=COMMON_ERRORS)
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+Status = Literal["queued", "running", "done", "failed", "expired"]
+Kind = Literal["export", "erasure", "shop_erasure"]
 
 
 @router.post(
@@ -57,6 +60,26 @@ async def request_erasure(
         db, customer=customer, actor=principal.actor, source="api", confirmed=body.confirm
     )
     return PrivacyRequestOut.of(request)
+
+
+@router.get(
+    "/privacy/requests",
+    response_model=Page[PrivacyRequestOut],
+    summary="Privacy requests you may see, newest first",
+    description="Exports need `customers:export`, erasures `customers:erase`; filter by "
+    "`status` and `kind`.",
+)
+async def list_requests(
+    principal: PrivacyRead,
+    db: DbSession,
+    paging: Annotated[PageParams, Depends(page_params)],
+    status: Annotated[Status | None, Query()] = None,
+    kind: Annotated[Kind | None, Query()] = None,
+) -> Page[PrivacyRequestOut]:
+    rows, next_cursor = await repository.requests_page(
+        db, principal, paging, status=status, kind=kind
+    )
+    return Page(items=[PrivacyRequestOut.of(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.auth.principal import Principal
 from patron.auth.scoping import visible_to
 from patron.errors import NotFound
+from patron.kit.pagination import PageParams, paginate
 from patron.models import (
     AnonymousVisitor,
     Attachment,
@@ -57,7 +58,6 @@ from patron.models import (
 )
 
 KIND_SCOPES = {"export": "customers:export", "erasure": "customers:erase"}
-LIST_LIMIT = 200
 
 
 def _readable(principal: Principal) -> ColumnElement[bool]:
@@ -94,17 +94,22 @@ async def locked_request(db: AsyncSession, request_id: uuid.UUID) -> PrivacyRequ
 
 
 async def requests_page(
-    db: AsyncSession, principal: Principal, *, status: str | None = None
-) -> list[PrivacyRequest]:
+    db: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+) -> tuple[list[PrivacyRequest], str | None]:
+    """The requests the principal may see, newest first."""
     query = select(PrivacyRequest).where(_readable(principal))
     if status:
         query = query.where(PrivacyRequest.status == status)
-    rows = await db.scalars(
-        query.order_by(PrivacyRequest.requested_at.desc(), PrivacyRequest.id.desc()).limit(
-            LIST_LIMIT
-        )
+    if kind:
+        query = query.where(PrivacyRequest.kind == kind)
+    return await paginate(
+        db, query, order=[PrivacyRequest.requested_at, PrivacyRequest.id], params=params
     )
-    return list(rows)
 
 
 async def requests_of(db: AsyncSession, customer_id: uuid.UUID) -> list[PrivacyRequest]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from patron.auth.dependencies import get_settings
@@ -13,6 +13,7 @@ from patron.config import Settings
 from patron.customers import repository as customers
 from patron.db.deps import DbSession
 from patron.errors import CRMError
+from patron.kit.pagination import PageParams
 from patron.models import PrivacyRequest
 from patron.models.privacy import PRIVACY_STATUSES
 from patron.privacy import repository, service
@@ -22,6 +23,7 @@ from patron.web.templating import redirect, render
 router = APIRouter()
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LIST = "/admin/privacy"
+PAGE_SIZE = 50
 
 
 @router.post("/customers/{customer_id}/privacy-export")
@@ -104,14 +106,24 @@ async def erase(
 
 @router.get(LIST)
 async def request_list(
-    request: Request, principal: PrivacyExport, db: DbSession, status: str = ""
+    request: Request,
+    principal: PrivacyExport,
+    db: DbSession,
+    status: Annotated[str, Query(max_length=10)] = "",
+    cursor: Annotated[str, Query(max_length=500)] = "",
 ) -> Response:
     status = status if status in PRIVACY_STATUSES else ""
-    rows = await repository.requests_page(db, principal, status=status or None)
+    try:
+        rows, next_cursor = await repository.requests_page(
+            db, principal, PageParams(limit=PAGE_SIZE, cursor=cursor or None), status=status
+        )
+    except CRMError:
+        return redirect(request, LIST, flash="That page no longer exists.", category="warning")
     people = await repository.customer_labels(db, {r.customer_id for r in rows if r.customer_id})
     stores = await repository.connection_names(
         db, {r.connection_id for r in rows if r.connection_id}
     )
+    base = f"{LIST}?status={status}&" if status else f"{LIST}?"
     return render(
         request,
         "privacy/list.html",
@@ -122,6 +134,8 @@ async def request_list(
             "status": status,
             "statuses": PRIVACY_STATUSES,
             "downloadable": {r.id for r in rows if service.is_downloadable(r)},
+            "next_url": f"{base}cursor={next_cursor}" if next_cursor else None,
+            "first_url": base.rstrip("?&") if cursor else None,
         },
     )
 
