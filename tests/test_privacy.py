@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx2
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +33,7 @@ from patron.models import (
 )
 from patron.privacy import service
 from patron.privacy.erasure import erase_customer
+from patron.privacy.scrub import Needles, redact_audit_details
 from patron.timeline.files import storage_path
 from patron.worker.app import run_worker, set_runtime
 from tests.conftest import (
@@ -642,3 +645,32 @@ async def test_the_request_list_shows_each_role_only_the_kinds_it_may_handle(
     assert hidden.status_code == 404
     bad = await client.get("/api/v1/privacy/requests", params={"status": "lost"}, headers=admin)
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "validation_error")
+
+
+EMAILS = st.emails().map(str.lower)
+JSON_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20))
+
+
+def _case_mixed(value: str, flips: list[bool]) -> str:
+    return "".join(c.upper() if flips[i % len(flips)] else c.lower() for i, c in enumerate(value))
+
+
+@given(
+    emails=st.lists(EMAILS, min_size=1, max_size=3),
+    filler=st.lists(st.text(max_size=15), min_size=1, max_size=4),
+    flips=st.lists(st.booleans(), min_size=1, max_size=8),
+    extra=st.dictionaries(st.text(max_size=8), JSON_LEAVES, max_size=4),
+)
+def test_scrubbing_leaves_no_copy_of_an_email_in_any_case_anywhere_in_the_json(
+    emails: list[str], filler: list[str], flips: list[bool], extra: dict[str, Any]
+) -> None:
+    needles = Needles.of(emails)
+    sentence = " ".join(
+        f"{filler[i % len(filler)]} {_case_mixed(email, flips)}" for i, email in enumerate(emails)
+    )
+    details = {**extra, "note": sentence, "nested": [{"to": emails[-1]}, sentence]}
+    for cleaned in (needles.scrub(details), redact_audit_details(details, needles)):
+        text_form = json.dumps(cleaned).lower()
+        assert not any(email in text_form for email in emails)
+    kept = redact_audit_details({"request_id": "r-1", "fields": ["email"]}, needles)
+    assert kept == {"request_id": "r-1", "fields": ["email"]}
