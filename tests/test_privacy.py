@@ -501,9 +501,14 @@ async def test_an_erasure_without_confirmation_is_refused_and_erases_nothing(
         )
         assert refused.status_code == 422
         assert refused.json()["error"]["code"] == "confirmation_required"
-    for body in ({"confirm": "yes"}, {"confirm": 1}, {"confirm": True, "why": "asked"}):
+    malformed: list[dict[str, Any]] = [
+        {"confirm": "yes"},
+        {"confirm": 1},
+        {"confirm": True, "why": "asked"},
+    ]
+    for wrong in malformed:
         invalid = await client.post(
-            f"/api/v1/customers/{person.id}/erasure", json=body, headers=admin
+            f"/api/v1/customers/{person.id}/erasure", json=wrong, headers=admin
         )
         assert (invalid.status_code, invalid.json()["error"]["code"]) == (422, "validation_error")
     assert (
