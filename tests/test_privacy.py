@@ -215,7 +215,12 @@ async def rich_customer(
             headers=headers,
         )
     )
-    segment = Segment(name=f"VIPs {uuid.uuid4().hex[:6]}", kind="static")
+    segment = Segment(
+        name=f"VIPs {uuid.uuid4().hex[:6]}",
+        kind="static",
+        expression=f'email = "{email}"',
+        description=f"Started with {FIRST} {LAST}",
+    )
     db.add(segment)
     await db.flush()
     db.add(SegmentMember(segment_id=segment.id, customer_id=uuid.UUID(cid)))

@@ -45,6 +45,7 @@ from patron.models import (
     Payment,
     PrivacyRequest,
     Refund,
+    Segment,
     SegmentMember,
     SegmentMembershipChange,
     Shipment,
@@ -434,6 +435,19 @@ async def _forget_logs(
         select(PrivacyRequest).where(or_(*_like(PrivacyRequest.error, needles)))
     ):
         request.error = needles.scrub(request.error)
+    # a segment condition may name the person (email = "…"): the literal goes, the segment stays
+    for segment in await db.scalars(
+        select(Segment).where(
+            or_(
+                *_like(Segment.expression, needles),
+                *_like(repository.text_of(Segment.ast), needles),
+                *_like(Segment.description, needles),
+            )
+        )
+    ):
+        segment.expression = needles.scrub(segment.expression)
+        segment.ast = needles.scrub(segment.ast)
+        segment.description = needles.scrub(segment.description)
     await db.flush()
 
 
