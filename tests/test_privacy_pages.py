@@ -88,6 +88,8 @@ async def test_an_export_asked_in_the_panel_is_downloaded_from_the_privacy_page(
     listing = await client.get("/admin/privacy")
     assert f'data-request="{request.id}"' in listing.text
     assert "Download" not in listing.text  # not ready yet
+    others = await client.get("/admin/privacy", params={"status": "failed"})
+    assert f'data-request="{request.id}"' not in others.text
 
     await service.run(db, settings, request_id=request.id)
     listing = await client.get("/admin/privacy")

@@ -112,16 +112,6 @@ async def requests_page(
     )
 
 
-async def requests_of(db: AsyncSession, customer_id: uuid.UUID) -> list[PrivacyRequest]:
-    rows = await db.scalars(
-        select(PrivacyRequest)
-        .where(PrivacyRequest.customer_id == customer_id)
-        .order_by(PrivacyRequest.requested_at.desc())
-        .limit(20)
-    )
-    return list(rows)
-
-
 async def pending_erasure(db: AsyncSession, customer_id: uuid.UUID) -> PrivacyRequest | None:
     return await db.scalar(
         select(PrivacyRequest).where(

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.audit import service as audit
@@ -24,7 +23,6 @@ from patron.models import Customer, PrivacyRequest, StoreConnection
 from patron.privacy import erasure, export, repository
 from patron.timeline.service import add_entry
 
-log = structlog.get_logger(__name__)
 # what a panel user types when the customer has no email to type
 NO_EMAIL_WORD = "ERASE"
 
