@@ -56,6 +56,7 @@ def api_routers() -> list[APIRouter]:
     from patron.imports.api import router as imports_api
     from patron.integrations.api import router as integrations_api
     from patron.orders.api import routers as order_apis
+    from patron.privacy.api import router as privacy_api
     from patron.segments.api import router as segments_api
     from patron.segments.saved_api import router as saved_segments_api
     from patron.timeline.api import router as timeline_api
@@ -86,6 +87,7 @@ def api_routers() -> list[APIRouter]:
         customer_reports_api,
         rfm_api,
         sales_reports_api,
+        privacy_api,
     ]
 
 
@@ -105,6 +107,7 @@ def panel_routers() -> list[APIRouter]:
     from patron.mail.views import router as mail_views
     from patron.orders.tracking import router as tracking_views
     from patron.orders.views import router as order_views
+    from patron.privacy.views import router as privacy_views
     from patron.segments.views import router as segments_views
     from patron.users.views import router as users_views
     from patron.web.views import router as web_views
@@ -132,6 +135,7 @@ def panel_routers() -> list[APIRouter]:
         customer_reports_views,
         rfm_views,
         sales_reports_views,
+        privacy_views,
     ]
 
 

@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     store_api_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     # reconciliation reads what changed since the last successful run minus this overlap
     store_reconcile_overlap_minutes: int = Field(default=15, ge=0)
+    # a customer's personal-data export can be downloaded this long, then it is deleted
+    privacy_export_keep_days: int = Field(default=7, ge=1)
 
     log_level: str = "INFO"
     log_json: bool | None = None

@@ -85,6 +85,7 @@ PATH_VALUES: dict[str, Callable[[Records], dict[str, str]]] = {
     "/orders/{order_id}": lambda r: {"order_id": r.order_id},
     "/products/{product_id}": lambda r: {"product_id": r.product_id},
     "/customers/{customer_id}": lambda r: {"customer_id": r.customer_id},
+    "/customers/{customer_id}/erase": lambda r: {"customer_id": r.customer_id},
     "/integrations/{connection_id}": lambda r: {"connection_id": r.connection_id},
     "/admin/webhooks/{subscription_id}": lambda r: {"subscription_id": r.webhook_id},
     "/admin/webhooks/{subscription_id}/delete": lambda r: {"subscription_id": r.webhook_id},
@@ -105,6 +106,7 @@ NOT_PAGES = {
     "/integrations/{connection_id}/backfill": "a fragment polled by htmx",
     "/imports/{import_id}/errors.csv": "a download; tests/test_imports.py checks it",
     "/orders/export.xlsx": "a download; tests/test_order_pages.py checks it",
+    "/admin/privacy/{request_id}/download": "a download; tests/test_privacy_pages.py checks it",
 }
 # Pages that exist only at one moment of signing in; the sign-in steps check them.
 CHECKED_WHILE_SIGNING_IN = {
@@ -469,6 +471,12 @@ def read_records(server: LiveServer) -> Records:
 
         _, reset_token = link("password_reset", r"/password/reset/([\w-]+)")
         message_id, invite_token = link("invite", r"/invite/([\w-]+)")
+        # a privacy request, so that the requests page shows a row
+        one(
+            "INSERT INTO privacy_request (id, kind, customer_id, source, status)"
+            " SELECT gen_random_uuid(), 'export', customer_id, 'staff', 'failed'"
+            " FROM customer_metrics ORDER BY orders_count DESC LIMIT 1 RETURNING id"
+        )
         shipped_order = one(
             "SELECT s.order_id FROM shipment s"
             " WHERE EXISTS (SELECT FROM shipment_event e WHERE e.shipment_id = s.id)"

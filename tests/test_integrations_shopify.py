@@ -513,22 +513,24 @@ async def test_app_uninstalled_stops_the_connection_but_privacy_topics_still_arr
     assert (await deliver(client, connection, "shop/redact", redact)).status_code == 200
 
 
-async def test_privacy_requests_are_kept_pending_for_the_privacy_module(
+async def test_privacy_requests_are_handed_to_the_privacy_module(
     db: AsyncSession, settings: Settings
 ) -> None:
     connection = await connect_shop(db, settings)
+    await receive(db, connection, "customers/create", customer_payload())
     request = {
         "shop_id": 1,
         "shop_domain": DOMAIN,
         "customer": {"id": 7001, "email": "ada@example.com", "phone": None},
         "orders_to_redact": [450789469],
     }
-    await receive(db, connection, "customers/redact", request)
     await receive(db, connection, "customers/data_request", request)
+    await receive(db, connection, "customers/redact", request)
     receipts = await work(db, settings)
-    assert [r.status for r in receipts] == ["pending", "pending"]
-    assert "ada@example.com" in receipts[0].outcome
-    assert "450789469" in receipts[0].outcome
+    assert [r.status for r in receipts] == ["processed", "processed", "processed"]
+    assert "Export" in receipts[1].outcome
+    assert "Erasure" in receipts[2].outcome
+    assert all("ada@example.com" not in r.outcome for r in receipts)
 
 
 # -- reliability ----------------------------------------------------------------------------

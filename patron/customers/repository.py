@@ -31,7 +31,12 @@ MAX_MERGE_HOPS = 10
 
 
 def visible_customers(principal: Principal) -> Select[Customer]:
-    """Live (not merged-away) customers the principal may see."""
+    """Live (not merged-away, not erased) customers the principal may see."""
+    return scoped_customers(principal).where(Customer.erased_at.is_(None))
+
+
+def scoped_customers(principal: Principal) -> Select[Customer]:
+    """Unmerged customers the principal may see, erased tombstones included."""
     return select(Customer).where(
         Customer.merged_into_id.is_(None), visible_to(principal, owner=Customer.owner_id)
     )
@@ -51,13 +56,16 @@ async def resolve_id(db: AsyncSession, customer_id: uuid.UUID) -> uuid.UUID:
 async def get_for(
     db: AsyncSession, principal: Principal, customer_id: uuid.UUID, *, for_update: bool = False
 ) -> Customer:
-    """The customer (or the survivor of a merge) if the principal may see it, else 404."""
-    query = visible_customers(principal).where(Customer.id == await resolve_id(db, customer_id))
+    """The customer (or the survivor of a merge) if the principal may see it, else 404;
+    an erased customer (or an id merged into one) is a 404 saying so."""
+    query = scoped_customers(principal).where(Customer.id == await resolve_id(db, customer_id))
     if for_update:
         query = query.with_for_update()
     customer = await db.scalar(query)
     if customer is None:
         raise NotFound("No such customer.", code="customer_not_found")
+    if customer.erased_at is not None:
+        raise NotFound("This customer's personal data was erased.", code="customer_erased")
     return customer
 
 

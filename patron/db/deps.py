@@ -19,6 +19,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
             await session.commit()
         except BaseException:
+            # the error page still shows the signed-in person: detach the loaded rows so the
+            # rollback cannot expire them (reading an expired row here would be a 500)
+            session.expunge_all()
             await session.rollback()
             raise
 

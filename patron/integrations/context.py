@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +28,8 @@ class Context:
     connection: StoreConnection
     channel: Channel
     actor: Actor
+    # the delivery being processed (a privacy request empties its own body once acted upon)
+    receipt_id: uuid.UUID | None = None
 
     async def is_stale(self, kind: str, external_id: str, stamp: datetime | None) -> bool:
         """True when a version at least as new as ``stamp`` was applied already; serialises

@@ -28,6 +28,7 @@ from patron.integrations.stripe import handlers as stripe
 from patron.integrations.woocommerce import handlers as woocommerce
 from patron.kit.time import utcnow
 from patron.models import Channel, StoreConnection, WebhookReceipt
+from patron.privacy.erasure import REDACTED_BODY
 
 log = structlog.get_logger(__name__)
 Handle = Callable[[Context, str, dict[str, Any]], Awaitable[Outcome]]
@@ -77,7 +78,12 @@ async def process(db: AsyncSession, settings: Settings, receipt_id: uuid.UUID) -
     if connection is None or channel is None or handle is None:
         _finish(receipt, Outcome("ignored", "No handler for this provider yet."))
         return receipt.status
-    ctx = Context(db, settings, connection, channel, Actor("system", None, connection.name))
+    actor = Actor("system", None, connection.name)
+    ctx = Context(db, settings, connection, channel, actor, receipt_id=receipt.id)
+    if receipt.body == REDACTED_BODY:
+        _finish(receipt, Outcome("ignored", "Emptied by a privacy erasure; nothing to process."))
+        await db.flush()
+        return receipt.status
     try:
         body = _parse(receipt.body)
     except PayloadError as error:

@@ -43,6 +43,7 @@ from patron.models.orders import (
     Shipment,
     ShipmentEvent,
 )
+from patron.models.privacy import PrivacyRequest
 from patron.models.reports import SalesDaily, WeeklySummarySent
 from patron.models.rfm import RfmCutPoints
 from patron.models.segments import (
@@ -94,6 +95,7 @@ __all__ = [
     "OutboundAttempt",
     "OutboundDelivery",
     "Payment",
+    "PrivacyRequest",
     "Product",
     "ProductExternalId",
     "ProductVariant",

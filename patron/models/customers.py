@@ -149,6 +149,8 @@ class Customer(IdMixin, TimestampMixin, Base):
         ForeignKey("customer.id", ondelete="SET NULL")
     )
     merged_at: Mapped[datetime | None]
+    # set by a GDPR erasure: the row stays as an anonymised tombstone so orders keep a customer
+    erased_at: Mapped[datetime | None]
     search_name: Mapped[str] = mapped_column(
         Text,
         Computed(

@@ -56,7 +56,7 @@ def all_member_ids(condition: ColumnElement[bool]) -> Select[uuid.UUID]:
     return (
         select(Customer.id)
         .outerjoin(CustomerMetrics, CustomerMetrics.customer_id == Customer.id)
-        .where(Customer.merged_into_id.is_(None), condition)
+        .where(Customer.merged_into_id.is_(None), Customer.erased_at.is_(None), condition)
     )
 
 

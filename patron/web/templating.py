@@ -55,6 +55,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("API keys", "/admin/api-keys", "settings:admin", "admin"),
     NavItem("Webhooks", "/admin/webhooks", "integrations:read", "admin"),
     NavItem("Audit log", "/admin/audit", "audit:read", "admin"),
+    NavItem("Privacy requests", "/admin/privacy", "customers:export", "admin"),
     NavItem("Jobs", "/admin/jobs", "settings:admin", "admin"),
     NavItem("Dev mailbox", "/admin/mailbox", "settings:admin", "admin", dev_only=True),
 ]

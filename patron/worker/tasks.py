@@ -9,6 +9,7 @@ from patron.integrations import tasks as integration_tasks
 from patron.mail import tasks as mail_tasks
 from patron.ops import tasks as ops_tasks
 from patron.orders import tasks as order_tasks
+from patron.privacy import tasks as privacy_tasks
 from patron.segments import tasks as segment_tasks
 from patron.webhooks import tasks as webhook_tasks
 
@@ -20,6 +21,7 @@ __all__ = [
     "mail_tasks",
     "ops_tasks",
     "order_tasks",
+    "privacy_tasks",
     "report_tasks",
     "rfm_tasks",
     "segment_tasks",

@@ -7,13 +7,12 @@ from typing import Any
 
 from patron.audit import service as audit
 from patron.integrations.context import Context, Outcome
-from patron.integrations.shopify import carts, catalog, customers, orders, payloads
+from patron.integrations.shopify import carts, catalog, customers, orders, payloads, privacy
 from patron.integrations.shopify.topics import (
     CHECKOUT_TOPICS,
     CUSTOMER_TOPICS,
     FULFILLMENT_TOPICS,
     ORDER_TOPICS,
-    PRIVACY_TOPICS,
     PRODUCT_TOPICS,
 )
 from patron.kit.time import utcnow
@@ -76,15 +75,16 @@ async def _uninstalled(ctx: Context, body: dict[str, Any]) -> Outcome:
     return Outcome("processed", "The app was uninstalled; the connection stops taking orders.")
 
 
-async def _privacy(ctx: Context, body: dict[str, Any]) -> Outcome:
-    """Patron has no erasure or data-export module yet: the request is kept as pending, with
-    what it asks for, for the privacy work to act on (see docs/integrations.md)."""
-    request = payloads.PrivacyRequest.model_validate(body)
-    who = request.customer or {}
-    target = f"customer {who.get('id')} ({who.get('email') or 'no email'})" if who else "the shop"
-    orders_named = request.orders_to_redact or request.orders_requested
-    suffix = f", orders {', '.join(map(str, orders_named[:20]))}" if orders_named else ""
-    return Outcome("pending", f"Privacy request for {target}{suffix}: waiting for erasure support.")
+async def _data_request(ctx: Context, body: dict[str, Any]) -> Outcome:
+    return await privacy.data_request(ctx, payloads.PrivacyRequest.model_validate(body))
+
+
+async def _redact_customer(ctx: Context, body: dict[str, Any]) -> Outcome:
+    return await privacy.redact_customer(ctx, payloads.PrivacyRequest.model_validate(body))
+
+
+async def _redact_shop(ctx: Context, body: dict[str, Any]) -> Outcome:
+    return await privacy.redact_shop(ctx, payloads.PrivacyRequest.model_validate(body))
 
 
 def _table() -> dict[str, Handler]:
@@ -94,6 +94,9 @@ def _table() -> dict[str, Handler]:
         "products/delete": _product_deleted,
         "inventory_levels/update": _inventory,
         "app/uninstalled": _uninstalled,
+        "customers/data_request": _data_request,
+        "customers/redact": _redact_customer,
+        "shop/redact": _redact_shop,
     }
     groups: list[tuple[frozenset[str], Handler]] = [
         (ORDER_TOPICS, _order),
@@ -101,7 +104,6 @@ def _table() -> dict[str, Handler]:
         (CUSTOMER_TOPICS, _customer),
         (PRODUCT_TOPICS, _product),
         (CHECKOUT_TOPICS, _checkout),
-        (PRIVACY_TOPICS, _privacy),
     ]
     for topics, handler in groups:
         table.update(dict.fromkeys(topics, handler))

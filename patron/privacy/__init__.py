@@ -1,0 +1,1 @@
+"""Customers' privacy rights: the export of their data and its erasure."""
