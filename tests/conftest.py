@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import psycopg
@@ -41,6 +41,9 @@ from patron.kit.crypto import SecretBox
 from patron.kit.time import utcnow
 from patron.models import StaffUser
 from patron.users import service as users_service
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 PASSWORD = "correct horse battery staple"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -169,6 +172,15 @@ async def isolated_database(
     yield IsolatedDatabase(name, url, db)
     await db.dispose()
     databases.drop(name)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium for a module of browser tests (see tests/chromium.py)."""
+    from tests.chromium import launch_chromium
+
+    with launch_chromium() as chromium:
+        yield chromium
 
 
 # -- the application ----------------------------------------------------------------------
