@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.models import Customer, CustomerMetrics, Segment, SegmentMembershipChange
 from patron.segments.tasks import refresh_segments
 from patron.worker.app import job_app, set_runtime
-from tests.conftest import IsolatedDatabase, MakeKey, MakeUser, bearer, make_settings
+from tests.conftest import (
+    IsolatedDatabase,
+    MakeKey,
+    MakeUser,
+    audit_actions,
+    bearer,
+    make_settings,
+)
 from tests.shop import make_customer
 
 SEGMENTS = "/api/v1/segments"
@@ -114,6 +121,15 @@ async def test_a_static_list_changes_only_by_hand(
         json={"add": [str(uuid.uuid4())]},
     )
     assert (nobody.status_code, nobody.json()["error"]["code"]) == (422, "unknown_customers")
+    deleted = await client.delete(f"{SEGMENTS}/{segment_id}", headers=bearer(key))
+    assert deleted.status_code == 204
+    # a refused change leaves no trace; the rest is in the audit log
+    assert await audit_actions(db, segment_id) == [
+        "segment.created",
+        "segment.members_changed",
+        "segment.members_changed",
+        "segment.deleted",
+    ]
 
 
 async def test_members_are_listed_in_keyset_pages_within_the_record_scope(
