@@ -25,6 +25,8 @@ from patron.models import (
     SegmentMembershipChange,
     SegmentSize,
 )
+from patron.segments import repository
+from patron.segments import service as segments
 from patron.segments.changes import mark_customers_changed
 from patron.worker.app import job_app, run_worker
 from tests.conftest import IsolatedDatabase, bearer, make_settings
@@ -324,3 +326,44 @@ def test_the_refresh_of_changed_customers_also_runs_every_minute_as_a_safety_net
     periodic = {task.task.name: task for task in job_app.periodic_registry.periodic_tasks.values()}
     assert periodic["segments.refresh_changed"].cron == "* * * * *"
     assert periodic["segments.refresh"].cron == "*/15 * * * *"  # the full refresh stays
+
+
+async def test_a_chain_of_segments_moves_in_the_same_refresh_of_changed_customers(
+    shop: CommittedShop,
+) -> None:
+    [dee], _ = await _customers_and_catalog(shop, "Dee")
+    tag = f"t{uuid.uuid4().hex[:6]}"
+    first, second, third = [await _segment(shop, 'has tag "nobody"') for _ in range(3)]
+    # the first names the second, which names the third: the reverse of the order they were
+    # saved in, so refreshing in the order of their ids would leave the chain behind
+    async with shop.database.transaction() as db:
+        for segment, expression in (
+            (third, f'has tag "{tag}"'),
+            (second, f'in segment "{third["name"]}"'),
+            (first, f'in segment "{second["name"]}"'),
+        ):
+            row = await repository.get_segment(db, uuid.UUID(segment["id"]), for_update=True)
+            await segments.update_segment(
+                db,
+                actor=SYSTEM,
+                segment=row,
+                name=row.name,
+                description="",
+                expression=expression,
+            )
+    changed = await shop.http.patch(
+        f"/api/v1/customers/{dee.id}", headers=bearer(shop.key), json={"tags": [tag]}
+    )
+    assert changed.status_code == 200, changed.text
+
+    await _work(shop)
+    for segment in (third, second, first):
+        assert await _changes(shop, segment["id"]) == [(dee.id, "entered")], segment["name"]
+
+    untagged = await shop.http.patch(
+        f"/api/v1/customers/{dee.id}", headers=bearer(shop.key), json={"tags": []}
+    )
+    assert untagged.status_code == 200, untagged.text
+    await _work(shop)
+    for segment in (third, second, first):
+        assert (await _changes(shop, segment["id"]))[-1] == (dee.id, "exited"), segment["name"]

@@ -37,6 +37,7 @@ from patron.models import (
     SegmentMembershipChange,
     SegmentSize,
 )
+from patron.segments.dependencies import Definition, dependency_order
 from patron.segments.errors import SegmentTimeout
 from patron.segments.fields import Catalog, catalog_of
 
@@ -232,8 +233,19 @@ async def sizes(db: AsyncSession, segment_id: uuid.UUID, *, limit: int = 365) ->
     return list(await db.scalars(query))
 
 
+async def definitions(db: AsyncSession) -> list[Definition]:
+    """Every saved segment's id, name and stored tree."""
+    rows = await db.execute(select(Segment.id, Segment.name, Segment.ast))
+    return [Definition(row.id, row.name, row.ast) for row in rows]
+
+
 async def dynamic_segment_ids(db: AsyncSession) -> list[uuid.UUID]:
-    return list(await db.scalars(select(Segment.id).where(Segment.kind == "dynamic")))
+    """The dynamic segments, each after the segments it names (see ``dependency_order``)."""
+    rows = await db.execute(
+        select(Segment.id, Segment.name, Segment.ast).where(Segment.kind == "dynamic")
+    )
+    ordered = dependency_order(Definition(row.id, row.name, row.ast) for row in rows)
+    return [segment.id for segment in ordered]
 
 
 @dataclass(frozen=True)
@@ -265,9 +277,10 @@ async def recent_changes(
 
 
 async def dynamic_segments(db: AsyncSession) -> list[Segment]:
-    """Every dynamic segment, locked (in id order) against a concurrent refresh."""
+    """Every dynamic segment, locked (in id order) against a concurrent refresh, and returned
+    each after the segments it names, so a chain of them moves in one pass."""
     query = select(Segment).where(Segment.kind == "dynamic").order_by(Segment.id)
-    return list(await db.scalars(query.with_for_update()))
+    return dependency_order(await db.scalars(query.with_for_update()))
 
 
 # -- customers changed since dynamic segments last looked at them -----------------------------

@@ -19,6 +19,7 @@ from patron.kit.time import utcnow
 from patron.models import Customer, Segment
 from patron.segments import repository
 from patron.segments.ast import to_json
+from patron.segments.dependencies import Definition, refuse_cycles
 from patron.segments.language import compile_for, compile_text
 from patron.segments.text import to_text
 
@@ -87,6 +88,8 @@ async def create_segment(
         segment.expression, segment.ast = to_text(compiled.tree), to_json(compiled.tree)
     db.add(segment)
     await db.flush()
+    # an older segment may name this one already (it was saved when another had the name)
+    refuse_cycles(await repository.definitions(db), segment)
     if kind == "dynamic":
         changed = await refresh_segment(db, segment)
     else:
@@ -230,15 +233,18 @@ async def update_segment(
     if await repository.name_taken(db, name, other_than=segment.id):
         raise Conflict(f"A segment named {name!r} exists already.", code="segment_name_taken")
     before = snapshot(segment)
-    segment.name, segment.description = name, description
-    changed = None
+    text, tree = segment.expression, segment.ast
     if segment.kind == "dynamic" and expression is not None:
         if not expression.strip():
             raise InvalidInput(
                 "A dynamic segment needs an expression.", code="dynamic_needs_expression"
             )
         compiled = await compile_for(db, expression)
-        segment.expression, segment.ast = to_text(compiled.tree), to_json(compiled.tree)
+        text, tree = to_text(compiled.tree), to_json(compiled.tree)
+    # checked before the segment changes, so the query does not flush a refused definition
+    refuse_cycles(await repository.definitions(db), Definition(segment.id, name, tree))
+    segment.name, segment.description = name, description
+    segment.expression, segment.ast = text, tree
     await db.flush()
     await audit.record_change(
         db,
@@ -249,9 +255,9 @@ async def update_segment(
         before=before,
         after=snapshot(segment),
     )
-    if segment.kind == "dynamic" and expression is not None:
-        changed = await refresh_segment(db, segment)
-    return changed
+    if segment.kind != "dynamic" or expression is None:
+        return None
+    return await refresh_segment(db, segment)
 
 
 async def delete_segment(db: AsyncSession, segment: Segment, *, actor: Actor) -> None:
