@@ -20,11 +20,11 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.auth.principal import Principal
 from patron.customers.repository import visible_customers
+from patron.db.timeouts import statement_timeout
 from patron.errors import NotFound
 from patron.kit.pagination import PageParams, paginate
 from patron.models import (
@@ -102,21 +102,17 @@ async def preview(
         .order_by(Customer.id)
         .limit(limit)
     )
-    try:
-        async with db.begin_nested():
-            previous = await db.scalar(select(func.current_setting("statement_timeout")))
-            await db.execute(select(func.set_config("statement_timeout", str(timeout_ms), True)))
-            count = await db.scalar(select(func.count()).select_from(members))
-            rows = (await db.execute(page)).all()
-            await db.execute(select(func.set_config("statement_timeout", previous, True)))
-    except OperationalError as error:
-        if getattr(error.orig, "sqlstate", None) == "57014":  # query_canceled
-            raise SegmentTimeout(
-                f"Counting this segment took longer than {timeout_ms / 1000:g} s; "
-                "narrow it down or try again later.",
-                headers={"Retry-After": "30"},
-            ) from None
-        raise
+
+    def timed_out() -> SegmentTimeout:
+        return SegmentTimeout(
+            f"Counting this segment took longer than {timeout_ms / 1000:g} s; "
+            "narrow it down or try again later.",
+            headers={"Retry-After": "30"},
+        )
+
+    async with statement_timeout(db, timeout_ms, timed_out):
+        count = await db.scalar(select(func.count()).select_from(members))
+        rows = (await db.execute(page)).all()
     return Preview(
         count=int(count or 0),
         members=[
