@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     store_reconcile_overlap_minutes: int = Field(default=15, ge=0)
     # a customer's personal-data export can be downloaded this long, then it is deleted
     privacy_export_keep_days: int = Field(default=7, ge=1)
+    # the reports' heaviest queries (products) give up after this long: report_timeout
+    report_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     log_level: str = "INFO"
     log_json: bool | None = None

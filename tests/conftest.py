@@ -8,19 +8,23 @@ runs against ``PATRON_TEST_DATABASE_URL`` instead (CI uses the PostgreSQL 15 at 
 from __future__ import annotations
 
 import contextlib
+import email
 import os
 import re
+import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import psycopg
 import pyotp
 import pytest
+from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -41,6 +45,9 @@ from patron.kit.crypto import SecretBox
 from patron.kit.time import utcnow
 from patron.models import StaffUser
 from patron.users import service as users_service
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 PASSWORD = "correct horse battery staple"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -169,6 +176,44 @@ async def isolated_database(
     yield IsolatedDatabase(name, url, db)
     await db.dispose()
     databases.drop(name)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Inbox:
+    """An SMTP server's handler that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1: its inbox and its port."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium for a module of browser tests (see tests/chromium.py)."""
+    from tests.chromium import launch_chromium
+
+    with launch_chromium() as chromium:
+        yield chromium
 
 
 # -- the application ----------------------------------------------------------------------

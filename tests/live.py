@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import httpx2
 
-from tests.conftest import TEST_SECRET, Databases
+from tests.conftest import TEST_SECRET, Databases, free_port
 
 DEMO_PASSWORD = "demo passphrase for live tests"
 
@@ -28,12 +27,6 @@ class LiveServer:
     database_url: str
     demo_password: str
     log: Path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -1,11 +1,14 @@
-"""A small shop for order tests: customers, a catalog and orders placed through the API."""
+"""A small shop for tests: customers, a catalog and orders placed through the API; and a shop
+with real commits, an administrator and a worker (for webhooks, backfills, live servers)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 from sqlalchemy import select
@@ -14,7 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.audit.service import SYSTEM
 from patron.catalog import service as catalog
 from patron.config import Settings
-from patron.models import Customer, CustomerMetrics, ProductVariant, TimelineEntry
+from patron.db.engine import Database
+from patron.models import Customer, CustomerMetrics, ProductVariant, StaffUser, TimelineEntry
+from patron.worker.app import run_worker, set_runtime
+from tests.conftest import committed_admin
 
 
 async def make_customer(
@@ -128,3 +134,32 @@ async def stock(db: AsyncSession, variant: ProductVariant) -> int:
     )
     assert value is not None
     return value
+
+
+@dataclass
+class CommittedShop:
+    """A database with real commits whose worker runtime uses ``settings``, and an
+    administrator committed there: their API key and a client of an app serving it."""
+
+    database: Database
+    settings: Settings
+    http: httpx2.AsyncClient
+    key: str
+    owner: StaffUser
+
+    async def work(self) -> None:
+        """Run the jobs queued so far in a worker, then return."""
+        await run_worker(self.database, wait=False, concurrency=1)
+
+
+ShopT = TypeVar("ShopT", bound=CommittedShop)
+
+
+@contextlib.asynccontextmanager
+async def committed_shop(
+    database: Database, settings: Settings, kind: type[ShopT]
+) -> AsyncIterator[ShopT]:
+    """A ``kind`` of :class:`CommittedShop` until the block ends."""
+    set_runtime(settings, database)
+    async with committed_admin(database, settings) as admin:
+        yield kind(database, settings, admin.http, admin.key, admin.user)

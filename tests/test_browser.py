@@ -13,44 +13,26 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import psycopg
 import pyotp
 import pytest
 from fastapi.routing import APIRoute
-from playwright.sync_api import (
-    Browser,
-    BrowserContext,
-    ConsoleMessage,
-    Page,
-    Response,
-    ViewportSize,
-    expect,
-    sync_playwright,
-)
-from playwright.sync_api import (
-    Error as PlaywrightError,
-)
+from playwright.sync_api import Browser, expect
+from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy.engine import make_url
 
 from patron.app import panel_routers
 from patron.config import Settings
 from patron.orders.service import tracking_token
+from tests.chromium import SCREENSHOTS, WIDTHS, Panel, sign_in_with_password
 from tests.conftest import TEST_SECRET, Databases
 from tests.live import LiveServer, live_server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-DESKTOP = ViewportSize(width=1280, height=800)
-PHONE = ViewportSize(width=375, height=812)
-WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
-ADMIN = "admin@example.com"
 PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 # The live server's secret, for the signed links it would put in its emails.
 LIVE_SETTINGS = Settings(_env_file=None, environment="test", secret_key=TEST_SECRET)
@@ -126,47 +108,6 @@ SIGNED_OUT = {
     "/track/{token}",
 }
 
-CSP_LISTENER = """
-document.addEventListener("securitypolicyviolation", (event) => {
-  const blocked = event.blockedURI || "inline code";
-  const where = location.pathname;
-  window.patronCspViolation(`${event.violatedDirective} blocked ${blocked} on ${where}`);
-}, true);
-"""
-
-OVERFLOW = """
-() => {
-  const width = window.innerWidth;
-  const scrollWidth = document.documentElement.scrollWidth;
-  if (scrollWidth <= width + 1) return {width, scrollWidth, offenders: []};
-  // Is the element inside a scrolling or clipping box? An absolutely positioned element is
-  // clipped only by boxes at or above its containing block (its nearest positioned ancestor).
-  const clipped = (el) => {
-    let position = getComputedStyle(el).position;
-    for (let up = el.parentElement; up; up = up.parentElement) {
-      const style = getComputedStyle(up);
-      if (position === "fixed") return false;
-      if (position === "absolute" && style.position === "static") continue;
-      if (style.overflowX !== "visible") return true;
-      position = style.position;
-    }
-    return false;
-  };
-  const describe = (el) =>
-    el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
-    (el.classList.length ? "." + [...el.classList].join(".") : "");
-  const wide = new Set(
-    [...document.body.querySelectorAll("*")].filter(
-      (el) => el.getBoundingClientRect().right > width + 1 && !clipped(el)
-    )
-  );
-  const offenders = [...wide]
-    .filter((el) => !wide.has(el.parentElement))
-    .map((el) => `${describe(el)} reaches ${Math.round(el.getBoundingClientRect().right)}px`);
-  return {width, scrollWidth, offenders: offenders.slice(0, 5)};
-}
-"""
-
 
 def route_templates() -> list[str]:
     """The path of every GET route of the panel, in the routers' order."""
@@ -216,78 +157,8 @@ def screenshot_name(template: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", template.lower()).strip("-") or "home"
 
 
-@dataclass
-class Watch:
-    """Collects what went wrong in the browser, labelled with the step it happened in."""
-
-    origin: str
-    where: str = "start"
-    problems: list[str] = field(default_factory=list)
-
-    def report(self, problem: str) -> None:
-        self.problems.append(f"{self.where}: {problem}")
-
-    def attach(self, context: BrowserContext) -> None:
-        context.expose_function("patronCspViolation", lambda text: self.report(f"CSP: {text}"))
-        context.add_init_script(CSP_LISTENER)
-        context.on("page", self._attach_page)
-
-    def _attach_page(self, page: Page) -> None:
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.report(f"uncaught exception: {error}"))
-        page.on("response", self._response)
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error" or "Content Security Policy" in message.text:
-            self.report(f"console {message.type}: {message.text}")
-
-    def _response(self, response: Response) -> None:
-        if response.status >= 400 and response.url.startswith(self.origin):
-            self.report(f"HTTP {response.status} for {response.url}")
-
-
-class Panel:
-    """The browser contexts and pages a walk through the panel uses."""
-
-    def __init__(self, browser: Browser, server: LiveServer) -> None:
-        self.server = server
-        self.watch = Watch(origin=server.url)
-        self.contexts: dict[str, BrowserContext] = {}
-        self.pages: dict[tuple[str, str], Page] = {}
-        for who in ("signed_out", "admin"):
-            context = browser.new_context(base_url=server.url, viewport=DESKTOP)
-            self.watch.attach(context)
-            self.contexts[who] = context
-            for width, size in WIDTHS.items():
-                page = context.new_page()
-                page.set_viewport_size(size)
-                self.pages[who, width] = page
-
-    def close(self) -> None:
-        for context in self.contexts.values():
-            context.close()
-
-    def page(self, who: str, width: str = "desktop") -> Page:
-        return self.pages[who, width]
-
-    def inspect(self, page: Page, name: str) -> None:
-        """Screenshot the page at both widths (resizing it) and check the phone layout."""
-        original = page.viewport_size
-        for width, size in WIDTHS.items():
-            page.set_viewport_size(size)
-            self.check_layout(page, name, width)
-        if original is not None:
-            page.set_viewport_size(original)
-
-    def check_layout(self, page: Page, name: str, width: str) -> None:
-        page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
-        if width == "phone":
-            found = page.evaluate(OVERFLOW)
-            if found["scrollWidth"] > found["width"] + 1:
-                self.watch.report(
-                    f"{found['scrollWidth']}px wide on a {found['width']}px phone screen "
-                    f"({'; '.join(found['offenders']) or 'no single element found'})"
-                )
+class Walk(Panel):
+    """The panel's pages, opened one after the other at both widths."""
 
     def visit(self, template: str, path: str) -> None:
         who = "signed_out" if template in SIGNED_OUT else "admin"
@@ -311,7 +182,7 @@ class Panel:
             self.check_layout(page, screenshot_name(template), width)
 
 
-def the_csp_listener_reports_a_violation(panel: Panel) -> None:
+def the_csp_listener_reports_a_violation(panel: Walk) -> None:
     """Prove the detector works: an inline style must be reported, then forget the report."""
     page = panel.page("signed_out")
     panel.watch.where = "CSP self-check"
@@ -327,7 +198,7 @@ def the_csp_listener_reports_a_violation(panel: Panel) -> None:
     panel.watch.problems.clear()
 
 
-def ask_for_a_password_reset(panel: Panel, email: str) -> None:
+def ask_for_a_password_reset(panel: Walk, email: str) -> None:
     page = panel.page("signed_out")
     panel.watch.where = "/password/forgot (sending)"
     page.goto("/password/forgot")
@@ -337,26 +208,7 @@ def ask_for_a_password_reset(panel: Panel, email: str) -> None:
     panel.inspect(page, "password-forgot-sent")
 
 
-def open_the_filters(page: Page, width: str) -> None:
-    """On a phone the list filters sit in a collapsed panel: open it and wait
-    until Bootstrap's slide-down has finished, so clicks land where they aim."""
-    if width != "phone":
-        return
-    page.get_by_role("button", name=re.compile("Filters")).click()
-    panel = page.locator("#filter-panel")
-    expect(panel).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
-    expect(panel).not_to_have_class(re.compile("collapsing"))
-
-
-def sign_in_with_password(page: Page, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email", exact=True).fill(ADMIN)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
-def turn_on_two_factor(panel: Panel) -> pyotp.TOTP:
+def turn_on_two_factor(panel: Walk) -> pyotp.TOTP:
     page = panel.page("admin")
     panel.watch.where = "/account/2fa/setup"
     page.goto("/account/2fa/setup")
@@ -377,7 +229,7 @@ def turn_on_two_factor(panel: Panel) -> pyotp.TOTP:
     return totp
 
 
-def sign_out(panel: Panel) -> None:
+def sign_out(panel: Walk) -> None:
     page = panel.page("admin")
     panel.watch.where = "signing out"
     page.goto("/")
@@ -387,7 +239,7 @@ def sign_out(panel: Panel) -> None:
     expect(page.get_by_text("You are signed out.")).to_be_visible()
 
 
-def sign_in_with_two_factor(panel: Panel, totp: pyotp.TOTP) -> None:
+def sign_in_with_two_factor(panel: Walk, totp: pyotp.TOTP) -> None:
     page = panel.page("admin")
     panel.watch.where = "/login (with 2FA)"
     sign_in_with_password(page, panel.server.demo_password)
@@ -403,7 +255,7 @@ def sign_in_with_two_factor(panel: Panel, totp: pyotp.TOTP) -> None:
     expect(page.get_by_text("Protect your account with two-factor")).to_have_count(0)
 
 
-def invite_a_user(panel: Panel) -> None:
+def invite_a_user(panel: Walk) -> None:
     page = panel.page("admin")
     panel.watch.where = "/admin/users/new (sending)"
     page.goto("/admin/users/new")
@@ -414,7 +266,7 @@ def invite_a_user(panel: Panel) -> None:
     expect(page.get_by_text("Invitation sent to nia.newcomer@example.com.")).to_be_visible()
 
 
-def create_an_api_key(panel: Panel) -> None:
+def create_an_api_key(panel: Walk) -> None:
     page = panel.page("admin")
     panel.watch.where = "/account/api-keys (creating)"
     page.goto("/account/api-keys")
@@ -425,7 +277,7 @@ def create_an_api_key(panel: Panel) -> None:
     panel.inspect(page, "account-api-key-created")
 
 
-def subscribe_a_webhook(panel: Panel) -> None:
+def subscribe_a_webhook(panel: Walk) -> None:
     page = panel.page("admin")
     panel.watch.where = "/admin/webhooks/new (creating)"
     page.goto("/admin/webhooks/new")
@@ -436,7 +288,7 @@ def subscribe_a_webhook(panel: Panel) -> None:
     panel.inspect(page, "admin-webhook-created")
 
 
-def the_nav_is_reachable_by_keyboard(panel: Panel) -> None:
+def the_nav_is_reachable_by_keyboard(panel: Walk) -> None:
     page = panel.page("admin", "phone")
     panel.watch.where = "keyboard navigation (phone)"
     page.goto("/")
@@ -523,19 +375,6 @@ def server(
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"The browser tests drive Debian's Chromium at {CHROMIUM}: make browser-deps")
-    expect.set_options(timeout=15_000)  # a loaded CI machine is slow to hash passwords
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
 def test_the_walk_can_open_every_panel_page_including_those_with_path_parameters() -> None:
     pages = pages_to_visit()
     assert "/" in pages
@@ -547,30 +386,26 @@ def test_every_panel_page_works_in_chromium_at_desktop_and_phone_width(
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     pages = pages_to_visit()
-    panel = Panel(browser, server)
+    panel = Walk(browser, server)
     try:
-        the_csp_listener_reports_a_violation(panel)
-        ask_for_a_password_reset(panel, "sales@example.com")
+        with panel.watch.failing_on_problems():
+            the_csp_listener_reports_a_violation(panel)
+            ask_for_a_password_reset(panel, "sales@example.com")
 
-        panel.watch.where = "/login (password only)"
-        sign_in_with_password(panel.page("admin"), server.demo_password)
-        expect(panel.page("admin")).to_have_url(f"{server.url}/")
-        totp = turn_on_two_factor(panel)
-        sign_out(panel)
-        sign_in_with_two_factor(panel, totp)
+            panel.watch.where = "/login (password only)"
+            sign_in_with_password(panel.page("admin"), server.demo_password)
+            expect(panel.page("admin")).to_have_url(f"{server.url}/")
+            totp = turn_on_two_factor(panel)
+            sign_out(panel)
+            sign_in_with_two_factor(panel, totp)
 
-        invite_a_user(panel)
-        create_an_api_key(panel)
-        subscribe_a_webhook(panel)
-        the_nav_is_reachable_by_keyboard(panel)
+            invite_a_user(panel)
+            create_an_api_key(panel)
+            subscribe_a_webhook(panel)
+            the_nav_is_reachable_by_keyboard(panel)
 
-        records = read_records(server)
-        for template in pages:
-            panel.visit(template, fill(template, records))
-    except Exception as error:
-        error.add_note("Problems in the browser so far:\n" + "\n".join(panel.watch.problems))
-        raise
+            records = read_records(server)
+            for template in pages:
+                panel.visit(template, fill(template, records))
     finally:
         panel.close()
-    if panel.watch.problems:
-        pytest.fail("Problems in the browser:\n" + "\n".join(panel.watch.problems))

@@ -12,10 +12,9 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 from sqlalchemy.engine import make_url
 
+from tests.chromium import WIDTHS, Panel, admin_panel, open_the_filters
 from tests.conftest import Databases
 from tests.live import LiveServer, live_server
-from tests.test_browser import SCREENSHOTS, WIDTHS, Panel, open_the_filters, sign_in_with_password
-from tests.test_browser import browser as browser  # the shared Chromium fixture
 
 pytestmark = pytest.mark.browser
 
@@ -168,12 +167,9 @@ def tag_in_bulk(panel: Panel, page: Page, width: str, stage: str) -> None:
 def test_customers_are_found_read_noted_edited_and_tagged_in_chromium(
     shop_server: LiveServer, browser: Browser
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     customers = busy_customers(shop_server, len(WIDTHS))
     stage = common_stage(shop_server)
-    panel = Panel(browser, shop_server)
-    try:
-        sign_in_with_password(panel.page("admin"), shop_server.demo_password)
+    with admin_panel(browser, shop_server) as panel:
         for width, customer_id in zip(WIDTHS, customers, strict=True):
             page = panel.page("admin", width)
 
@@ -187,10 +183,3 @@ def test_customers_are_found_read_noted_edited_and_tagged_in_chromium(
             add_a_note(panel, page, width, customer_id)
             edit_in_place(panel, page, width, customer_id)
             tag_in_bulk(panel, page, width, stage)
-    except Exception as error:
-        error.add_note("Problems in the browser so far:\n" + "\n".join(panel.watch.problems))
-        raise
-    finally:
-        panel.close()
-    if panel.watch.problems:
-        pytest.fail("Problems in the browser:\n" + "\n".join(panel.watch.problems))

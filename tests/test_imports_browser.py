@@ -8,18 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
+from tests.chromium import SCREENSHOTS, WIDTHS, admin_page, check_overflow
 from tests.conftest import Databases
 from tests.live import LiveServer, live_server
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 375, "height": 812}}
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
-WIDTH_CHECK = "() => [document.documentElement.scrollWidth, window.innerWidth]"
 
 
 @pytest.fixture(scope="module")
@@ -30,39 +25,11 @@ def server(
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-def _fits(page: Page, problems: list[str], where: str) -> None:
-    scroll, width = page.evaluate(WIDTH_CHECK)
-    if scroll > width + 1:
-        problems.append(f"{where}: {scroll}px wide on a {width}px screen")
-
-
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_an_import_with_a_hand_made_mapping_runs_to_completion(
     server: LiveServer, browser: Browser, width: str, tmp_path: Path
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    problems: list[str] = []
-    context = browser.new_context(base_url=server.url, viewport=WIDTHS[width])  # type: ignore[arg-type]
-    page = context.new_page()
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-    try:
-        page.goto("/login")
-        page.get_by_label("Email", exact=True).fill("admin@example.com")
-        page.get_by_label("Password", exact=True).fill(server.demo_password)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page).to_have_url(f"{server.url}/")
-
+    with admin_page(browser, server, WIDTHS[width]) as (page, watch):
         csv_file = tmp_path / f"old-crm-{width}.csv"
         csv_file.write_text(
             "Mail,Given name,Family name,Land\n"
@@ -76,7 +43,8 @@ def test_an_import_with_a_hand_made_mapping_runs_to_completion(
         page.get_by_label("File").set_input_files(str(csv_file))
         page.get_by_role("button", name="Upload").click()
         expect(page.get_by_role("heading", name="Map the columns")).to_be_visible()
-        _fits(page, problems, "mapping step")
+        watch.where = "mapping step"
+        check_overflow(page, watch)
         page.screenshot(path=SCREENSHOTS / f"import-mapping-{width}.png", full_page=True)
 
         page.locator("select[data-header='Mail']").select_option("email")
@@ -87,17 +55,16 @@ def test_an_import_with_a_hand_made_mapping_runs_to_completion(
 
         expect(page.locator("[data-would-insert]")).to_have_text("2", timeout=30_000)
         expect(page.locator("[data-row-error='4']")).to_contain_text("not a valid email")
-        _fits(page, problems, "dry run")
+        watch.where = "dry run"
+        check_overflow(page, watch)
         page.screenshot(path=SCREENSHOTS / f"import-dry-run-{width}.png", full_page=True)
 
         page.get_by_role("button", name="Start the import").click()
         expect(page.locator("[data-import-done]")).to_contain_text("2 new", timeout=30_000)
         expect(page.locator("[data-import-status]")).to_have_text("completed")
-        _fits(page, problems, "completed")
+        watch.where = "completed"
+        check_overflow(page, watch)
         page.screenshot(path=SCREENSHOTS / f"import-completed-{width}.png", full_page=True)
 
         page.goto("/imports")
         expect(page.get_by_role("link", name=re.compile(f"old-crm-{width}"))).to_be_visible()
-    finally:
-        context.close()
-    assert not problems, "\n".join(problems)

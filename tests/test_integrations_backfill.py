@@ -47,12 +47,12 @@ from tests.conftest import (
     MakeKey,
     MakeUser,
     bearer,
-    committed_admin,
     form_token,
     make_settings,
     sign_in,
 )
 from tests.live import http_server
+from tests.shop import CommittedShop, committed_shop
 from tests.test_integrations_helpers import (
     connect_shop,
     customer_payload,
@@ -245,6 +245,20 @@ def shopify_data(orders: int = 5, customers: int = 5, products: int = 3) -> dict
     return {"customers": people, "products": items, "orders": sales}
 
 
+async def connect_woo(db: AsyncSession, settings: Settings, address: str) -> StoreConnection:
+    """A WooCommerce store at ``address`` with a good consumer key and secret."""
+    return await service.connect(
+        db,
+        SecretBox(settings),
+        actor=SYSTEM,
+        provider="woocommerce",
+        name="Woo shop",
+        shop_domain=address,
+        webhook_secret="wc-secret-0123456789",
+        access_token=f"{WOO_KEY}:{WOO_SECRET}",
+    )
+
+
 def settings_for(url: str, tmp_path: Path, store: FakeStore, **overrides: Any) -> Settings:
     return make_settings(
         url,
@@ -289,6 +303,11 @@ class Shop:
             assert run is not None
             return run
 
+    async def work(self) -> None:
+        """Run the queued jobs (backfills, webhooks, sweeps) in a worker, then return."""
+        set_runtime(self.settings, self.database)
+        await run_worker(self.database, wait=False, concurrency=1)
+
     async def count(self, model: Any) -> int:
         async with self.database.transaction() as db:
             return int(await db.scalar(select(func.count()).select_from(model)) or 0)
@@ -307,16 +326,7 @@ async def woo_shop(isolated_database: IsolatedDatabase, tmp_path: Path, store: F
     store.provider = "woocommerce"
     settings = settings_for(isolated_database.url, tmp_path, store)
     async with isolated_database.database.transaction() as db:
-        connection = await service.connect(
-            db,
-            SecretBox(settings),
-            actor=SYSTEM,
-            provider="woocommerce",
-            name="Woo shop",
-            shop_domain=store.url,
-            webhook_secret="wc-secret-0123456789",
-            access_token=f"{WOO_KEY}:{WOO_SECRET}",
-        )
+        connection = await connect_woo(db, settings, store.url)
     return Shop(isolated_database.database, settings, connection)
 
 
@@ -337,14 +347,13 @@ async def test_a_shopify_backfill_asked_through_the_api_reads_every_page_in_a_wo
 ) -> None:
     store.data = shopify_data()
     path = f"/api/v1/integrations/connections/{shop.connection.id}/backfills"
-    async with committed_admin(shop.database, shop.settings) as admin:
+    async with committed_shop(shop.database, shop.settings, CommittedShop) as admin:
         response = await admin.http.post(
             path, json={"since": "2026-10-01"}, headers=bearer(admin.key)
         )
         assert response.status_code == 202, response.text
         assert response.json()["status"] == "queued"
-        set_runtime(shop.settings, shop.database)
-        await run_worker(shop.database, wait=False, concurrency=1)
+        await shop.work()
         listed = await admin.http.get(path, headers=bearer(admin.key))
     # (the hourly reconciliation may have run in the same worker: only the backfill counts)
     [run] = [item for item in listed.json()["items"] if item["kind"] == "backfill"]
@@ -544,9 +553,8 @@ async def test_a_stalled_run_is_queued_again_by_the_sweep(shop: Shop, store: Fak
         assert await backfill.requeue_stalled(db) == 0
         later = utcnow() + backfill.STALLED_AFTER + timedelta(minutes=1)
         assert await backfill.requeue_stalled(db, now=later) == 1
-    set_runtime(shop.settings, shop.database)
     store.data = shopify_data(orders=1, products=0, customers=1)
-    await run_worker(shop.database, wait=False, concurrency=1)
+    await shop.work()
     assert (await shop.run(run_id)).status == "done"
 
 
@@ -583,10 +591,9 @@ async def test_an_older_record_from_the_api_does_not_overwrite_a_newer_webhook(
     shop: Shop, store: FakeStore
 ) -> None:
     newer = customer_payload(7000, email="person0@example.com", minutes=60, first_name="Augusta")
-    async with committed_admin(shop.database, shop.settings) as admin:
+    async with committed_shop(shop.database, shop.settings, CommittedShop) as admin:
         assert (await deliver(admin.http, shop.connection, "customers/update", newer)).is_success
-    set_runtime(shop.settings, shop.database)
-    await run_worker(shop.database, wait=False, concurrency=1)
+    await shop.work()
     store.data = shopify_data(orders=0, products=0, customers=1)  # Ada, updated at minute 0
     run = await shop.backfill()
     assert counts(run) == {"created": 0, "updated": 0, "unchanged": 1, "failed": 0}
@@ -637,15 +644,19 @@ def settings(database: Database, tmp_path: Path, store: FakeStore) -> Settings:
 API = "/api/v1/integrations/connections"
 
 
+@pytest.fixture
+async def headers(make_user: MakeUser, make_key: MakeKey) -> dict[str, str]:
+    """The API key of an administrator, as a request header."""
+    return bearer(await make_key(await make_user("admin")))
+
+
 async def test_testing_credentials_says_whether_the_store_accepts_them(
     client: httpx2.AsyncClient,
     db: AsyncSession,
     settings: Settings,
-    make_user: MakeUser,
-    make_key: MakeKey,
+    headers: dict[str, str],
 ) -> None:
     connection = await connect_shop(db, settings)
-    headers = bearer(await make_key(await make_user("admin")))
     good = await client.post(f"{API}/{connection.id}/test", headers=headers)
     assert good.status_code == 200, good.text
     assert good.json()["ok"] is True
@@ -663,16 +674,7 @@ async def test_a_store_at_a_wrong_address_or_without_https_gets_a_clear_error(
     db: AsyncSession, settings: Settings, tmp_path: Path, store: FakeStore
 ) -> None:
     box = SecretBox(settings)
-    woo = await service.connect(
-        db,
-        box,
-        actor=SYSTEM,
-        provider="woocommerce",
-        name="Woo",
-        shop_domain=f"{store.url}/not-wordpress",
-        webhook_secret="wc-secret-0123456789",
-        access_token=f"{WOO_KEY}:{WOO_SECRET}",
-    )
+    woo = await connect_woo(db, settings, f"{store.url}/not-wordpress")
     store.provider = "woocommerce"
     missing = await backfill.test_credentials(settings, box, woo)
     assert (missing.ok, missing.code) == (False, "store_not_found")
@@ -687,16 +689,7 @@ async def test_woocommerce_credentials_are_tried_and_a_wrong_secret_is_named(
     store.provider = "woocommerce"
     store.data = {"orders": [woo_order_payload()]}
     box = SecretBox(settings)
-    woo = await service.connect(
-        db,
-        box,
-        actor=SYSTEM,
-        provider="woocommerce",
-        name="Woo",
-        shop_domain=store.url,
-        webhook_secret="wc-secret-0123456789",
-        access_token=f"{WOO_KEY}:{WOO_SECRET}",
-    )
+    woo = await connect_woo(db, settings, store.url)
     good = await backfill.test_credentials(settings, box, woo)
     assert good.ok, good.message
     assert "1 orders" in good.message
@@ -744,11 +737,9 @@ async def test_one_run_at_a_time_per_connection(
     client: httpx2.AsyncClient,
     db: AsyncSession,
     settings: Settings,
-    make_user: MakeUser,
-    make_key: MakeKey,
+    headers: dict[str, str],
 ) -> None:
     connection = await connect_shop(db, settings)
-    headers = bearer(await make_key(await make_user("admin")))
     first = await client.post(f"{API}/{connection.id}/backfills", json={}, headers=headers)
     assert first.status_code == 202, first.text
     since = datetime.fromisoformat(first.json()["since"])
@@ -771,10 +762,8 @@ async def test_a_connection_without_a_token_or_a_stripe_account_cannot_be_backfi
     client: httpx2.AsyncClient,
     db: AsyncSession,
     settings: Settings,
-    make_user: MakeUser,
-    make_key: MakeKey,
+    headers: dict[str, str],
 ) -> None:
-    headers = bearer(await make_key(await make_user("admin")))
     bare = await service.connect(
         db,
         SecretBox(settings),

@@ -6,22 +6,16 @@ Shopify."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
+from tests.chromium import SCREENSHOTS, WIDTHS, admin_page, check_overflow
 from tests.conftest import Databases
 from tests.live import LiveServer, http_server, live_server
 from tests.test_integrations_backfill import TOKEN, FakeStore, _handler, shopify_data
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 375, "height": 812}}
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
-WIDTH_CHECK = "() => [document.documentElement.scrollWidth, window.innerWidth]"
 
 
 @pytest.fixture(scope="module")
@@ -49,40 +43,12 @@ def server(
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-def _fits(page: Page, problems: list[str], where: str) -> None:
-    scroll, width = page.evaluate(WIDTH_CHECK)
-    if scroll > width + 1:
-        problems.append(f"{where}: {scroll}px wide on a {width}px screen")
-
-
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_an_admin_tests_the_credentials_and_watches_a_backfill_finish(
     server: LiveServer, browser: Browser, width: str
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    problems: list[str] = []
-    context = browser.new_context(base_url=server.url, viewport=WIDTHS[width])  # type: ignore[arg-type]
-    page = context.new_page()
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-    page.on("dialog", lambda dialog: dialog.accept())
-    try:
-        page.goto("/login")
-        page.get_by_label("Email", exact=True).fill("admin@example.com")
-        page.get_by_label("Password", exact=True).fill(server.demo_password)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page).to_have_url(f"{server.url}/")
-
+    with admin_page(browser, server, WIDTHS[width]) as (page, watch):
+        page.on("dialog", lambda dialog: dialog.accept())
         page.goto("/integrations/new")
         page.get_by_label("Name").fill(f"Backfill {width}")
         page.get_by_label("Shop domain or site address").fill(f"backfill-{width}.myshopify.com")
@@ -103,8 +69,6 @@ def test_an_admin_tests_the_credentials_and_watches_a_backfill_finish(
         expect(card).to_have_attribute("data-backfill-status", "done", timeout=60_000)
         expect(card.locator("[data-resource=orders]")).to_contain_text("3")
         expect(card.locator("tfoot")).to_contain_text("Total")
-        _fits(page, problems, "status page with a finished backfill")
+        watch.where = "status page with a finished backfill"
+        check_overflow(page, watch)
         page.screenshot(path=SCREENSHOTS / f"integration-backfill-{width}.png", full_page=True)
-    finally:
-        context.close()
-    assert not problems, "\n".join(problems)

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import email
-import socket
-from collections.abc import Iterator
-from email.message import Message
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, text
 
 from patron.audit.service import SYSTEM
@@ -23,36 +17,7 @@ from patron.models import JobFailure, MailMessage
 from patron.worker.app import job_app, run_worker, set_runtime
 from patron.worker.enqueue import enqueue
 from patron.worker.service import failed_jobs, retry_job
-from tests.conftest import IsolatedDatabase, make_settings
-
-
-class Inbox:
-    """An SMTP server's handler that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
-
-
-def _unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.conftest import Inbox, IsolatedDatabase, free_port, make_settings
 
 
 async def _queue_reset_mail(target: IsolatedDatabase) -> MailMessage:
@@ -142,7 +107,7 @@ async def test_an_unreachable_smtp_server_is_retried_then_marked_failed(
     isolated_database: IsolatedDatabase, tmp_path: Path
 ) -> None:
     settings = make_settings(
-        isolated_database.url, tmp_path, smtp_host="127.0.0.1", smtp_port=_unused_port()
+        isolated_database.url, tmp_path, smtp_host="127.0.0.1", smtp_port=free_port()
     )
     set_runtime(settings, isolated_database.database)
     message = await _queue_reset_mail(isolated_database)

@@ -25,17 +25,9 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, ViewportSize, expect
 from sqlalchemy.engine import make_url
 
+from tests.chromium import DESKTOP, PHONE, SCREENSHOTS, Watch, admin_page, check_overflow
 from tests.conftest import TEST_SECRET, Databases
 from tests.live import LiveServer, live_server
-from tests.test_browser import (
-    DESKTOP,
-    OVERFLOW,
-    PHONE,
-    SCREENSHOTS,
-    Watch,
-    sign_in_with_password,
-)
-from tests.test_browser import browser as browser  # the shared Chromium fixture
 
 pytestmark = pytest.mark.browser
 
@@ -115,19 +107,10 @@ def audit_actions(server: LiveServer, object_id: str) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
-def check_phone_layout(page: Page, watch: Watch) -> None:
-    found = page.evaluate(OVERFLOW)
-    if found["scrollWidth"] > found["width"] + 1:
-        watch.report(
-            f"{found['scrollWidth']}px wide on a {found['width']}px phone screen "
-            f"({'; '.join(found['offenders']) or 'no single element found'})"
-        )
-
-
 def look(page: Page, watch: Watch, name: str, width: str) -> None:
     page.screenshot(path=SCREENSHOTS / f"merge-flow-{name}-{width}.png", full_page=True)
     if width == "phone":
-        check_phone_layout(page, watch)
+        check_overflow(page, watch)
 
 
 def pair_card(page: Page, twins: Twins) -> Any:
@@ -199,7 +182,6 @@ def review_and_merge(page: Page, watch: Watch, server: LiveServer, twins: Twins)
 def test_likely_duplicates_are_reviewed_and_merged_at_desktop_and_phone_width(
     server: LiveServer, browser: Browser, api_key: str
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     address = {
         "line1": "4 Orchard Lane",
         "city": "Concord",
@@ -227,21 +209,7 @@ def test_likely_duplicates_are_reviewed_and_merged_at_desktop_and_phone_width(
         Twins(jo, josephine, take="first_name", width="phone", size=PHONE),
     ]
 
-    watch = Watch(origin=server.url)
-    context = browser.new_context(base_url=server.url, viewport=DESKTOP)
-    watch.attach(context)
-    page = context.new_page()
-    try:
-        watch.where = "/login"
-        sign_in_with_password(page, server.demo_password)
-        expect(page).to_have_url(f"{server.url}/")
+    with admin_page(browser, server) as (page, watch):
         scan_until_listed(page, watch, pairs)
         for twins in pairs:
             review_and_merge(page, watch, server, twins)
-    except Exception as error:
-        error.add_note("Problems in the browser so far:\n" + "\n".join(watch.problems))
-        raise
-    finally:
-        context.close()
-    if watch.problems:
-        pytest.fail("Problems in the browser:\n" + "\n".join(watch.problems))

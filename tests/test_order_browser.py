@@ -13,10 +13,9 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 from sqlalchemy.engine import make_url
 
+from tests.chromium import WIDTHS, Panel, admin_panel, open_the_filters
 from tests.conftest import Databases
 from tests.live import LiveServer, live_server
-from tests.test_browser import SCREENSHOTS, WIDTHS, Panel, open_the_filters, sign_in_with_password
-from tests.test_browser import browser as browser  # the shared Chromium fixture
 
 pytestmark = pytest.mark.browser
 
@@ -116,11 +115,8 @@ def test_orders_are_filtered_shipped_and_refunded_in_chromium(
     shop_server: LiveServer,
     browser: Browser,
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     orders = paid_unshipped_orders(shop_server, len(WIDTHS))
-    panel = Panel(browser, shop_server)
-    try:
-        sign_in_with_password(panel.page("admin"), shop_server.demo_password)
+    with admin_panel(browser, shop_server) as panel:
         for width, order_id in zip(WIDTHS, orders, strict=True):
             page = panel.page("admin", width)
 
@@ -132,10 +128,3 @@ def test_orders_are_filtered_shipped_and_refunded_in_chromium(
             add_tracking(panel, page, width, order_id)
             record_refunds(panel, page, width, order_id)
             look_at_carts_and_products(panel, page, width)
-    except Exception as error:
-        error.add_note("Problems in the browser so far:\n" + "\n".join(panel.watch.problems))
-        raise
-    finally:
-        panel.close()
-    if panel.watch.problems:
-        pytest.fail("Problems in the browser:\n" + "\n".join(panel.watch.problems))

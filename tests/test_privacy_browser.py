@@ -12,12 +12,11 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.chromium import PHONE, SCREENSHOTS, admin_page, check_overflow
 from tests.conftest import Databases
 from tests.live import LiveServer, live_server
-from tests.test_browser import DESKTOP, PHONE, SCREENSHOTS, Watch, sign_in_with_password
-from tests.test_browser import browser as browser  # the shared Chromium fixture
 from tests.test_merge_browser import api_key as api_key  # a key of the live server's admin
-from tests.test_merge_browser import check_phone_layout, create_customer
+from tests.test_merge_browser import create_customer
 
 pytestmark = pytest.mark.browser
 
@@ -53,18 +52,11 @@ def wait_until_done(page: Page, kind: str) -> None:
 def test_staff_export_then_erase_a_customer_in_the_browser(
     server: LiveServer, browser: Browser, api_key: str
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     customer = create_customer(
         server, api_key, first_name="Augusta", last_name="Byronova", email=EMAIL,
         addresses=[{"line1": "12 St James's Square", "city": "London", "country": "GB"}],
     )  # fmt: skip
-    watch = Watch(origin=server.url)
-    context = browser.new_context(base_url=server.url, viewport=DESKTOP, accept_downloads=True)
-    watch.attach(context)
-    page = context.new_page()
-    try:
-        watch.where = "/login"
-        sign_in_with_password(page, server.demo_password)
+    with admin_page(browser, server, accept_downloads=True) as (page, watch):
         watch.where = "/customers/{id} (export)"
         page.goto(f"/customers/{customer['id']}")
         page.get_by_role("button", name="Export personal data").click()
@@ -83,31 +75,24 @@ def test_staff_export_then_erase_a_customer_in_the_browser(
         page.goto(f"/customers/{customer['id']}")
         page.get_by_role("link", name="Erase…").click()
         expect(page.locator("h1")).to_contain_text("Erase Augusta Byronova")
-        check_phone_layout(page, watch)
+        check_overflow(page, watch)
         page.screenshot(path=SCREENSHOTS / "privacy-erase-phone.png", full_page=True)
         watch.where = REFUSAL
         page.get_by_label("Type").fill("someone@example.net")
         page.get_by_role("button", name="Erase permanently").click()
         expect(page.locator("[data-error-code=confirmation_mismatch]")).to_be_visible()
-        check_phone_layout(page, watch)
+        check_overflow(page, watch)
         watch.where = "/customers/{id}/erase (confirmed)"
         page.get_by_label("Type").fill(EMAIL)
         page.keyboard.press("Enter")
         watch.where = "/admin/privacy (erasure, phone)"
         expect(page).to_have_url(re.compile(r"/admin/privacy#request-"))
         wait_until_done(page, "erasure")
-        check_phone_layout(page, watch)
+        check_overflow(page, watch)
         expect(page.get_by_text("Erased customer").first).to_be_visible()
         assert EMAIL not in page.content()
         watch.where = REFUSAL
         gone = page.goto(f"/customers/{customer['id']}")
         assert gone is not None
         assert gone.status == 404
-    except Exception as error:
-        error.add_note("Problems in the browser so far:\n" + "\n".join(watch.problems))
-        raise
-    finally:
-        context.close()
-    problems = [p for p in watch.problems if not refused_as_expected(p)]
-    if problems:
-        pytest.fail("Problems in the browser:\n" + "\n".join(problems))
+        watch.forget(refused_as_expected)

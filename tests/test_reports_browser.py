@@ -10,10 +10,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.chromium import WIDTHS, Panel, admin_panel
 from tests.conftest import Databases
 from tests.live import LiveServer, live_server
-from tests.test_browser import SCREENSHOTS, WIDTHS, Panel, sign_in_with_password
-from tests.test_browser import browser as browser  # the shared Chromium fixture
 
 pytestmark = pytest.mark.browser
 
@@ -86,10 +85,7 @@ def download_the_top_sellers(panel: Panel, page: Page, width: str) -> None:
 def test_the_reports_work_in_chromium_at_desktop_and_phone_width(
     reports_server: LiveServer, browser: Browser
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    panel = Panel(browser, reports_server)
-    try:
-        sign_in_with_password(panel.page("admin"), reports_server.demo_password)
+    with admin_panel(browser, reports_server) as panel:
         for width in WIDTHS:
             page = panel.page("admin", width)
             see_the_dashboard(panel, page, width)
@@ -97,10 +93,3 @@ def test_the_reports_work_in_chromium_at_desktop_and_phone_width(
             see_a_refused_period(panel, page, width)
             see_the_dashboard(panel, page, width)
             download_the_top_sellers(panel, page, width)
-    except Exception as error:
-        error.add_note("Problems in the browser so far:\n" + "\n".join(panel.watch.problems))
-        raise
-    finally:
-        panel.close()
-    if panel.watch.problems:
-        pytest.fail("Problems in the browser:\n" + "\n".join(panel.watch.problems))

@@ -12,10 +12,9 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import Browser, expect
 
+from tests.chromium import WIDTHS, admin_panel
 from tests.conftest import Databases
 from tests.live import LiveServer, live_server
-from tests.test_browser import WIDTHS, Panel, sign_in_with_password
-from tests.test_browser import browser as browser  # the shared Chromium fixture
 
 pytestmark = pytest.mark.browser
 
@@ -33,9 +32,7 @@ def reports_server(
 def test_the_customer_reports_work_in_chromium_at_desktop_and_phone_width(
     reports_server: LiveServer, browser: Browser
 ) -> None:
-    panel = Panel(browser, reports_server)
-    try:
-        sign_in_with_password(panel.page("admin"), reports_server.demo_password)
+    with admin_panel(browser, reports_server) as panel:
         for width in WIDTHS:
             page = panel.page("admin", width)
 
@@ -90,10 +87,3 @@ def test_the_customer_reports_work_in_chromium_at_desktop_and_phone_width(
             panel.check_layout(page, "reports-customers-refused", width)
             # the refused answer is the page that explains it (not a browser problem)
             panel.watch.problems[:] = [p for p in panel.watch.problems if "422" not in p]
-    except Exception as error:
-        error.add_note("Problems in the browser so far:\n" + "\n".join(panel.watch.problems))
-        raise
-    finally:
-        panel.close()
-    if panel.watch.problems:
-        pytest.fail("Problems in the browser:\n" + "\n".join(panel.watch.problems))

@@ -27,6 +27,7 @@ from patron.analytics.sales.tasks import rollup_nightly
 from patron.audit.service import SYSTEM
 from patron.cli import app as cli
 from patron.config import Settings, get_settings
+from patron.db.engine import Database
 from patron.demo_shop.seed import seed_shop
 from patron.errors import InvalidInput
 from patron.kit.time import utcnow
@@ -34,7 +35,7 @@ from patron.models import Channel, Customer, Order, OrderReturn, Refund, SalesDa
 from patron.orders import service as orders
 from patron.orders.service import LineRequest, ReturnLineRequest
 from patron.worker.app import set_runtime
-from tests.conftest import IsolatedDatabase, MakeKey, MakeUser, bearer, make_settings
+from tests.conftest import IsolatedDatabase, MakeKey, MakeUser, bearer, make_settings, sign_in
 from tests.shop import Catalog, make_catalog, make_customer
 
 Json = dict[str, Any]
@@ -777,3 +778,35 @@ async def test_two_orders_of_one_day_placed_at_once_both_count(
             await db.execute(text("SELECT orders_count, gross_revenue FROM sales_daily"))
         ).all()
     assert (count, revenue) == (2, Decimal("50.00"))
+
+
+async def test_a_products_report_slower_than_the_timeout_is_refused_with_a_clear_error(
+    client: httpx2.AsyncClient,
+    database: Database,
+    settings: Settings,
+    reader: dict[str, str],
+    make_user: MakeUser,
+) -> None:
+    settings.report_timeout_seconds = 0.2
+    # another transaction holds the order lines, so the report's first query waits for them
+    # until PostgreSQL cancels it (a statement timeout counts the time spent waiting)
+    async with database.engine.connect() as other:
+        await other.execute(text("SET LOCAL lock_timeout = '10s'"))
+        await other.execute(text("LOCK TABLE order_line IN ACCESS EXCLUSIVE MODE"))
+        api = await client.get("/api/v1/reports/products", headers=reader, params=week())
+        download = await client.get("/api/v1/reports/products.csv", headers=reader, params=week())
+        await sign_in(client, await make_user("analyst"))
+        page = await client.get("/reports/products", params=week())
+        await other.rollback()
+    for refused in (api, download):
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "report_timeout"
+        assert "longer than 0.2 s" in refused.json()["error"]["message"]
+        assert refused.headers["retry-after"] == "30"
+    assert page.status_code == 503
+    assert 'data-error="report_timeout"' in page.text
+    assert "choose a shorter period or try again later" in page.text
+
+    settings.report_timeout_seconds = 30
+    answered = await client.get("/api/v1/reports/products", headers=reader, params=week())
+    assert answered.status_code == 200, answered.text

@@ -13,11 +13,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import make_url
 
+from tests.chromium import PHONE, SCREENSHOTS, Watch, admin_page, check_overflow
 from tests.conftest import Databases
 from tests.live import LiveServer, live_server
-from tests.test_browser import PHONE, SCREENSHOTS, Watch, sign_in_with_password
-from tests.test_browser import browser as browser  # the shared Chromium fixture
-from tests.test_merge_browser import check_phone_layout
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +39,7 @@ def scoring_runs(server: LiveServer) -> int:
 
 def look(page: Page, watch: Watch, name: str) -> None:
     page.screenshot(path=SCREENSHOTS / f"rfm-flow-{name}-phone.png", full_page=True)
-    check_phone_layout(page, watch)
+    check_overflow(page, watch)
 
 
 def count_of(text: str) -> int:
@@ -108,22 +106,7 @@ def score_again(page: Page, watch: Watch, server: LiveServer) -> None:
 def test_the_rfm_grid_leads_to_its_customers_on_a_phone(
     server: LiveServer, browser: Browser
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    watch = Watch(origin=server.url)
-    context = browser.new_context(base_url=server.url, viewport=PHONE)
-    watch.attach(context)
-    page = context.new_page()
-    try:
-        watch.where = "/login"
-        sign_in_with_password(page, server.demo_password)
-        expect(page).to_have_url(f"{server.url}/")
+    with admin_page(browser, server, PHONE) as (page, watch):
         open_a_cell_by_keyboard(page, watch)
         open_a_group_and_one_of_its_customers(page, watch)
         score_again(page, watch, server)
-    except Exception as error:
-        error.add_note("Problems in the browser so far:\n" + "\n".join(watch.problems))
-        raise
-    finally:
-        context.close()
-    if watch.problems:
-        pytest.fail("Problems in the browser:\n" + "\n".join(watch.problems))

@@ -14,10 +14,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import make_url
 
+from tests.chromium import PHONE, SCREENSHOTS, Watch, admin_page, check_overflow
 from tests.conftest import Databases
 from tests.live import LiveServer, live_server
-from tests.test_browser import DESKTOP, OVERFLOW, PHONE, SCREENSHOTS, Watch, sign_in_with_password
-from tests.test_browser import browser as browser  # the shared Chromium fixture
 
 pytestmark = pytest.mark.browser
 
@@ -53,12 +52,7 @@ def look(page: Page, watch: Watch, name: str) -> None:
     page.screenshot(path=SCREENSHOTS / f"segments-{name}.png", full_page=True)
     size = page.viewport_size
     if size is not None and size["width"] == PHONE["width"]:
-        found = page.evaluate(OVERFLOW)
-        if found["scrollWidth"] > found["width"] + 1:
-            watch.report(
-                f"{found['scrollWidth']}px wide on a {found['width']}px phone screen "
-                f"({'; '.join(found['offenders']) or 'no single element found'})"
-            )
+        check_overflow(page, watch)
 
 
 def show(page: Page, tab: str) -> None:
@@ -196,23 +190,8 @@ def on_a_phone(page: Page, watch: Watch) -> None:
 def test_a_segment_is_built_visually_round_trips_through_text_and_works_on_a_phone(
     server: LiveServer, browser: Browser
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    watch = Watch(origin=server.url)
-    context = browser.new_context(base_url=server.url, viewport=DESKTOP)
-    watch.attach(context)
-    page = context.new_page()
-    try:
-        watch.where = "/login"
-        sign_in_with_password(page, server.demo_password)
-        expect(page).to_have_url(f"{server.url}/")
+    with admin_page(browser, server) as (page, watch):
         build_a_segment(page, watch, server)
         edit_in_the_builder_and_save_at_once(page, watch)
         mend_an_error(page, watch)
         on_a_phone(page, watch)
-    except Exception as error:
-        error.add_note("Problems in the browser so far:\n" + "\n".join(watch.problems))
-        raise
-    finally:
-        context.close()
-    if watch.problems:
-        pytest.fail("Problems in the browser:\n" + "\n".join(watch.problems))

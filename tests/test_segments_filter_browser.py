@@ -10,10 +10,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
+from tests.chromium import WIDTHS, admin_panel, open_the_filters
 from tests.conftest import Databases
 from tests.live import LiveServer, live_server
-from tests.test_browser import SCREENSHOTS, WIDTHS, Panel, open_the_filters, sign_in_with_password
-from tests.test_browser import browser as browser  # the shared Chromium fixture
 from tests.test_customer_browser import query
 
 pytestmark = pytest.mark.browser
@@ -47,11 +46,8 @@ def a_static_list_of(server: LiveServer, name: str, count: int) -> list[str]:
 def test_choosing_a_segment_narrows_the_customer_list_to_its_members(
     shop_server: LiveServer, browser: Browser
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     members = a_static_list_of(shop_server, "Spring mailing", 3)
-    panel = Panel(browser, shop_server)
-    try:
-        sign_in_with_password(panel.page("admin"), shop_server.demo_password)
+    with admin_panel(browser, shop_server) as panel:
         for width in WIDTHS:
             page = panel.page("admin", width)
             panel.watch.where = f"/customers by segment ({width})"
@@ -67,10 +63,3 @@ def test_choosing_a_segment_narrows_the_customer_list_to_its_members(
             assert sorted(shown) == members
             expect(page.get_by_text("Segment: Spring mailing")).to_be_visible()
             panel.check_layout(page, "customers-by-segment", width)
-    except Exception as error:
-        error.add_note("Problems in the browser so far:\n" + "\n".join(panel.watch.problems))
-        raise
-    finally:
-        panel.close()
-    if panel.watch.problems:
-        pytest.fail("Problems in the browser:\n" + "\n".join(panel.watch.problems))

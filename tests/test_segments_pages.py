@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from patron.models import Customer, CustomerMetrics, CustomFieldDefinition, Segment
+from patron.models import AuditEvent, Customer, CustomerMetrics, CustomFieldDefinition, Segment
 from tests.conftest import MakeKey, MakeUser, Persona, bearer, form_token, sign_in
 from tests.shop import make_customer
 
@@ -470,3 +470,95 @@ async def test_editing_a_static_list_renames_it_and_keeps_its_members(
         f'has tag "{tag}"',
         2,
     )
+
+
+async def audit_rows(db: AsyncSession, segment_id: uuid.UUID) -> list[tuple[str, str, Any]]:
+    rows = await db.execute(
+        select(AuditEvent.action, AuditEvent.actor_label, AuditEvent.details)
+        .where(AuditEvent.object_type == "segment", AuditEvent.object_id == str(segment_id))
+        .order_by(AuditEvent.occurred_at, AuditEvent.id)
+    )
+    return [(row.action, row.actor_label, row.details) for row in rows]
+
+
+async def test_saving_editing_and_deleting_segments_is_in_the_audit_log(
+    client: httpx2.AsyncClient, db: AsyncSession, admin: Persona
+) -> None:
+    tag, other = f"t{uuid.uuid4().hex[:6]}", f"o{uuid.uuid4().hex[:6]}"
+    (ann,) = await tagged(db, tag, "Ann")
+    await tagged(db, other, "Bob")
+    assert (await save(client, name="Tagged", expression=f'has tag "{tag}"')).is_redirect
+    segment = await segment_named(db, "Tagged")
+    url = f"/segments/{segment.id}/edit"
+    token = await form_token(client, url)
+    data = {"csrf_token": token, "name": "Other tag", "description": "moved"}
+    refused = await client.post(url, data={**data, "expression": "has tag"})
+    assert refused.status_code == 422
+    unchanged = await client.post(
+        url, data={**data, "name": "Tagged", "description": "", "expression": f'has tag "{tag}"'}
+    )
+    assert unchanged.status_code == 303
+    saved = await client.post(url, data={**data, "expression": f'has tag "{other}"'})
+    assert saved.status_code == 303
+
+    created, updated = await audit_rows(db, segment.id)
+    assert created == (
+        "segment.created",
+        admin.email,
+        {
+            "name": "Tagged",
+            "description": "",
+            "kind": "dynamic",
+            "expression": f'has tag "{tag}"',
+            "members": 1,
+        },
+    )
+    assert updated[:2] == ("segment.updated", admin.email)
+    assert updated[2] == {
+        "changes": {
+            "name": {"from": "Tagged", "to": "Other tag"},
+            "description": {"from": "", "to": "moved"},
+            "expression": {"from": f'has tag "{tag}"', "to": f'has tag "{other}"'},
+        }
+    }
+
+    assert (await save(client, name="Hand picked", kind="static")).is_redirect
+    listed = await segment_named(db, "Hand picked")
+    base = f"/segments/{listed.id}"
+    await client.post(f"{base}/members", data={"csrf_token": token, "email": ann.email})
+    await client.post(f"{base}/members", data={"csrf_token": token, "email": ann.email})  # again
+    await client.post(f"{base}/members/{ann.id}/remove", data={"csrf_token": token})
+    deleted = await client.post(f"{base}/delete", data={"csrf_token": token})
+    assert deleted.headers["location"] == "/segments"
+
+    rows = await audit_rows(db, listed.id)
+    assert [(action, details) for action, _, details in rows] == [
+        (
+            "segment.created",
+            {
+                "name": "Hand picked",
+                "description": "",
+                "kind": "static",
+                "expression": "",
+                "members": 0,
+            },
+        ),
+        (
+            "segment.members_changed",
+            {"added": 1, "removed": 0, "added_ids": [str(ann.id)], "removed_ids": [], "members": 1},
+        ),
+        (
+            "segment.members_changed",
+            {"added": 0, "removed": 1, "added_ids": [], "removed_ids": [str(ann.id)], "members": 0},
+        ),
+        (
+            "segment.deleted",
+            {
+                "name": "Hand picked",
+                "description": "",
+                "kind": "static",
+                "expression": "",
+                "members": 0,
+            },
+        ),
+    ]

@@ -25,28 +25,37 @@ from patron.models import (
     SegmentMembershipChange,
     SegmentSize,
 )
+from patron.segments import repository
+from patron.segments import service as segments
 from patron.segments.changes import mark_customers_changed
 from patron.worker.app import job_app, run_worker
-from tests.conftest import IsolatedDatabase, bearer
-from tests.shop import Catalog, make_catalog, make_customer, order_body
-from tests.test_webhooks_delivery import Shop, _shop
+from tests.conftest import IsolatedDatabase, bearer, make_settings
+from tests.shop import (
+    Catalog,
+    CommittedShop,
+    committed_shop,
+    make_catalog,
+    make_customer,
+    order_body,
+)
 
 SEGMENTS = "/api/v1/segments"
 
 
 @pytest.fixture
-async def shop(isolated_database: IsolatedDatabase, tmp_path: Path) -> AsyncIterator[Shop]:
-    async for made in _shop(isolated_database, tmp_path):
+async def shop(isolated_database: IsolatedDatabase, tmp_path: Path) -> AsyncIterator[CommittedShop]:
+    settings = make_settings(isolated_database.url, tmp_path)
+    async with committed_shop(isolated_database.database, settings, CommittedShop) as made:
         yield made
 
 
-async def _work(shop: Shop) -> None:
+async def _work(shop: CommittedShop) -> None:
     """Run the waiting segment jobs (not the periodic ones a worker's start may queue)."""
-    await run_worker(shop.target.database, wait=False, concurrency=1, queues=["segments"])
+    await run_worker(shop.database, wait=False, concurrency=1, queues=["segments"])
 
 
-async def _waiting_jobs(shop: Shop) -> int:
-    async with shop.target.database.transaction() as db:
+async def _waiting_jobs(shop: CommittedShop) -> int:
+    async with shop.database.transaction() as db:
         count = await db.scalar(
             text(
                 "SELECT count(*) FROM procrastinate_jobs"
@@ -56,13 +65,13 @@ async def _waiting_jobs(shop: Shop) -> int:
         return int(count or 0)
 
 
-async def _marked(shop: Shop) -> set[uuid.UUID]:
-    async with shop.target.database.transaction() as db:
+async def _marked(shop: CommittedShop) -> set[uuid.UUID]:
+    async with shop.database.transaction() as db:
         return set(await db.scalars(select(SegmentChangedCustomer.customer_id)))
 
 
-async def _changes(shop: Shop, segment_id: str) -> list[tuple[uuid.UUID, str]]:
-    async with shop.target.database.transaction() as db:
+async def _changes(shop: CommittedShop, segment_id: str) -> list[tuple[uuid.UUID, str]]:
+    async with shop.database.transaction() as db:
         rows = await db.execute(
             select(SegmentMembershipChange.customer_id, SegmentMembershipChange.change)
             .where(SegmentMembershipChange.segment_id == uuid.UUID(segment_id))
@@ -71,8 +80,8 @@ async def _changes(shop: Shop, segment_id: str) -> list[tuple[uuid.UUID, str]]:
         return [(row.customer_id, row.change) for row in rows]
 
 
-async def _sizes(shop: Shop, segment_id: str) -> list[tuple[int, int, int]]:
-    async with shop.target.database.transaction() as db:
+async def _sizes(shop: CommittedShop, segment_id: str) -> list[tuple[int, int, int]]:
+    async with shop.database.transaction() as db:
         rows = await db.execute(
             select(SegmentSize.size, SegmentSize.entered, SegmentSize.exited)
             .where(SegmentSize.segment_id == uuid.UUID(segment_id))
@@ -81,7 +90,7 @@ async def _sizes(shop: Shop, segment_id: str) -> list[tuple[int, int, int]]:
         return [(row.size, row.entered, row.exited) for row in rows]
 
 
-async def _segment(shop: Shop, expression: str) -> dict[str, Any]:
+async def _segment(shop: CommittedShop, expression: str) -> dict[str, Any]:
     response = await shop.http.post(
         SEGMENTS,
         headers=bearer(shop.key),
@@ -92,14 +101,16 @@ async def _segment(shop: Shop, expression: str) -> dict[str, Any]:
     return body
 
 
-async def _customers_and_catalog(shop: Shop, *names: str) -> tuple[list[Customer], Catalog]:
-    async with shop.target.database.transaction() as db:
+async def _customers_and_catalog(
+    shop: CommittedShop, *names: str
+) -> tuple[list[Customer], Catalog]:
+    async with shop.database.transaction() as db:
         people = [await make_customer(db, first_name=name) for name in names]
         catalog = await make_catalog(db, shop.settings)
     return people, catalog
 
 
-async def _order(shop: Shop, customer: Customer, catalog: Catalog) -> dict[str, Any]:
+async def _order(shop: CommittedShop, customer: Customer, catalog: Catalog) -> dict[str, Any]:
     response = await shop.http.post(
         "/api/v1/orders", headers=bearer(shop.key), json=order_body(customer, catalog)
     )
@@ -109,7 +120,7 @@ async def _order(shop: Shop, customer: Customer, catalog: Catalog) -> dict[str, 
 
 
 async def test_an_order_moves_a_customer_in_once_the_job_runs_and_a_refund_moves_them_out(
-    shop: Shop,
+    shop: CommittedShop,
 ) -> None:
     [ann], catalog = await _customers_and_catalog(shop, "Ann")
     segment = await _segment(shop, "total_spent > 90")
@@ -145,7 +156,7 @@ async def test_an_order_moves_a_customer_in_once_the_job_runs_and_a_refund_moves
 
 
 async def test_a_cancelled_order_moves_them_out_and_a_change_moving_nobody_adds_no_size_row(
-    shop: Shop,
+    shop: CommittedShop,
 ) -> None:
     [bob], catalog = await _customers_and_catalog(shop, "Bob")
     segment = await _segment(shop, "orders_count >= 1")
@@ -170,7 +181,7 @@ async def test_a_cancelled_order_moves_them_out_and_a_change_moving_nobody_adds_
     assert await _changes(shop, segment["id"]) == [(bob.id, "entered"), (bob.id, "exited")]
 
 
-async def test_profile_changes_and_tracked_events_move_customers_too(shop: Shop) -> None:
+async def test_profile_changes_and_tracked_events_move_customers_too(shop: CommittedShop) -> None:
     [cem], _ = await _customers_and_catalog(shop, "Cem")
     tagged = await _segment(shop, 'has tag "vip"')
     browsing = await _segment(shop, 'did "viewed_product" at least 2 times')
@@ -190,7 +201,9 @@ async def test_profile_changes_and_tracked_events_move_customers_too(shop: Shop)
     assert await _changes(shop, browsing["id"]) == [(cem.id, "entered")]
 
 
-async def test_a_merge_moves_the_survivor_in_and_the_merged_customer_out(shop: Shop) -> None:
+async def test_a_merge_moves_the_survivor_in_and_the_merged_customer_out(
+    shop: CommittedShop,
+) -> None:
     [gus, hal], catalog = await _customers_and_catalog(shop, "Gus", "Hal")
     segment = await _segment(shop, "orders_count >= 1")
     await _order(shop, gus, catalog)
@@ -209,11 +222,11 @@ async def test_a_merge_moves_the_survivor_in_and_the_merged_customer_out(shop: S
 
 
 async def test_the_nightly_lifecycle_sweep_moves_customers_whose_last_order_aged(
-    shop: Shop,
+    shop: CommittedShop,
 ) -> None:
     [ida], _ = await _customers_and_catalog(shop, "Ida")
     segment = await _segment(shop, 'lifecycle = "churned"')
-    async with shop.target.database.transaction() as db:
+    async with shop.database.transaction() as db:
         long_ago = utcnow() - timedelta(days=3 * 365)
         db.add(CustomerMetrics(customer_id=ida.id, orders_count=1, last_order_at=long_ago))
         await db.flush()
@@ -223,14 +236,14 @@ async def test_the_nightly_lifecycle_sweep_moves_customers_whose_last_order_aged
     assert await _changes(shop, segment["id"]) == [(ida.id, "entered")]
 
 
-async def test_a_rolled_back_change_marks_nothing_and_queues_nothing(shop: Shop) -> None:
+async def test_a_rolled_back_change_marks_nothing_and_queues_nothing(shop: CommittedShop) -> None:
     [dee], _ = await _customers_and_catalog(shop, "Dee")
 
     class ChangedMyMind(Exception):
         pass
 
     async def tag_then_fail() -> None:
-        async with shop.target.database.transaction() as db:
+        async with shop.database.transaction() as db:
             customer = await db.get(Customer, dee.id)
             assert customer is not None
             await customers.update_customer(
@@ -246,10 +259,10 @@ async def test_a_rolled_back_change_marks_nothing_and_queues_nothing(shop: Shop)
 
 
 async def test_a_mark_undone_by_its_savepoint_does_not_keep_a_later_one_from_queueing_the_job(
-    shop: Shop,
+    shop: CommittedShop,
 ) -> None:
     [eve, fay], _ = await _customers_and_catalog(shop, "Eve", "Fay")
-    async with shop.target.database.transaction() as db:
+    async with shop.database.transaction() as db:
         savepoint = await db.begin_nested()
         await mark_customers_changed(db, [eve.id])
         await savepoint.rollback()
@@ -271,11 +284,13 @@ async def _many_customers(db: AsyncSession, count: int) -> list[Customer]:
     return list(found)
 
 
-async def test_a_thousand_changes_in_one_transaction_queue_a_single_job(shop: Shop) -> None:
+async def test_a_thousand_changes_in_one_transaction_queue_a_single_job(
+    shop: CommittedShop,
+) -> None:
     segment = await _segment(shop, 'has tag "wave-5"')
-    async with shop.target.database.transaction() as db:
+    async with shop.database.transaction() as db:
         people = await _many_customers(db, 200)
-    async with shop.target.database.transaction() as db:
+    async with shop.database.transaction() as db:
         for wave in range(1, 6):
             for person in people:
                 customer = await db.get(Customer, person.id)
@@ -289,7 +304,7 @@ async def test_a_thousand_changes_in_one_transaction_queue_a_single_job(shop: Sh
                 )
     assert await _waiting_jobs(shop) == 1
     assert await _marked(shop) == {person.id for person in people}
-    async with shop.target.database.transaction() as db:
+    async with shop.database.transaction() as db:
         customer = await db.get(Customer, people[0].id)
         assert customer is not None
         await customers.update_customer(
@@ -301,7 +316,7 @@ async def test_a_thousand_changes_in_one_transaction_queue_a_single_job(shop: Sh
     entered = {c for c, change in await _changes(shop, segment["id"]) if change == "entered"}
     assert entered == {person.id for person in people[1:]}
     assert await _marked(shop) == set()
-    async with shop.target.database.transaction() as db:
+    async with shop.database.transaction() as db:
         stored = await db.get(Segment, uuid.UUID(segment["id"]))
         assert stored is not None
         assert stored.member_count == 199
@@ -311,3 +326,44 @@ def test_the_refresh_of_changed_customers_also_runs_every_minute_as_a_safety_net
     periodic = {task.task.name: task for task in job_app.periodic_registry.periodic_tasks.values()}
     assert periodic["segments.refresh_changed"].cron == "* * * * *"
     assert periodic["segments.refresh"].cron == "*/15 * * * *"  # the full refresh stays
+
+
+async def test_a_chain_of_segments_moves_in_the_same_refresh_of_changed_customers(
+    shop: CommittedShop,
+) -> None:
+    [dee], _ = await _customers_and_catalog(shop, "Dee")
+    tag = f"t{uuid.uuid4().hex[:6]}"
+    first, second, third = [await _segment(shop, 'has tag "nobody"') for _ in range(3)]
+    # the first names the second, which names the third: the reverse of the order they were
+    # saved in, so refreshing in the order of their ids would leave the chain behind
+    async with shop.database.transaction() as db:
+        for segment, expression in (
+            (third, f'has tag "{tag}"'),
+            (second, f'in segment "{third["name"]}"'),
+            (first, f'in segment "{second["name"]}"'),
+        ):
+            row = await repository.get_segment(db, uuid.UUID(segment["id"]), for_update=True)
+            await segments.update_segment(
+                db,
+                actor=SYSTEM,
+                segment=row,
+                name=row.name,
+                description="",
+                expression=expression,
+            )
+    changed = await shop.http.patch(
+        f"/api/v1/customers/{dee.id}", headers=bearer(shop.key), json={"tags": [tag]}
+    )
+    assert changed.status_code == 200, changed.text
+
+    await _work(shop)
+    for segment in (third, second, first):
+        assert await _changes(shop, segment["id"]) == [(dee.id, "entered")], segment["name"]
+
+    untagged = await shop.http.patch(
+        f"/api/v1/customers/{dee.id}", headers=bearer(shop.key), json={"tags": []}
+    )
+    assert untagged.status_code == 200, untagged.text
+    await _work(shop)
+    for segment in (third, second, first):
+        assert (await _changes(shop, segment["id"]))[-1] == (dee.id, "exited"), segment["name"]

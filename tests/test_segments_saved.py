@@ -7,13 +7,24 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx2
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.audit.service import SYSTEM
 from patron.models import Customer, CustomerMetrics, Segment, SegmentMembershipChange
+from patron.segments import repository, service
+from patron.segments.dependencies import SegmentCycle
 from patron.segments.tasks import refresh_segments
 from patron.worker.app import job_app, set_runtime
-from tests.conftest import IsolatedDatabase, MakeKey, MakeUser, bearer, make_settings
+from tests.conftest import (
+    IsolatedDatabase,
+    MakeKey,
+    MakeUser,
+    audit_actions,
+    bearer,
+    make_settings,
+)
 from tests.shop import make_customer
 
 SEGMENTS = "/api/v1/segments"
@@ -114,6 +125,15 @@ async def test_a_static_list_changes_only_by_hand(
         json={"add": [str(uuid.uuid4())]},
     )
     assert (nobody.status_code, nobody.json()["error"]["code"]) == (422, "unknown_customers")
+    deleted = await client.delete(f"{SEGMENTS}/{segment_id}", headers=bearer(key))
+    assert deleted.status_code == 204
+    # a refused change leaves no trace; the rest is in the audit log
+    assert await audit_actions(db, segment_id) == [
+        "segment.created",
+        "segment.members_changed",
+        "segment.members_changed",
+        "segment.deleted",
+    ]
 
 
 async def test_members_are_listed_in_keyset_pages_within_the_record_scope(
@@ -219,3 +239,39 @@ async def test_the_refresh_job_runs_every_quarter_hour_and_skips_a_segment_that_
         assert await _changes(db, str(good.id)) == [(customer.id, "entered")]
         assert (await db.get(Segment, good.id)).member_count == 1  # type: ignore[union-attr]
         assert await _changes(db, str(broken.id)) == []
+
+
+async def test_a_segment_that_would_include_itself_is_refused(
+    client: httpx2.AsyncClient, db: AsyncSession, make_user: MakeUser, make_key: MakeKey
+) -> None:
+    tag = f"t{uuid.uuid4().hex[:6]}"
+    key = await make_key(await make_user("marketing"))
+    base = await client.post(
+        SEGMENTS,
+        headers=bearer(key),
+        json={"name": f"Base {tag}", "expression": "orders_count > 1"},
+    )
+    over = await client.post(
+        SEGMENTS,
+        headers=bearer(key),
+        json={"name": f"Over {tag}", "expression": f'in segment "Base {tag}"'},
+    )
+    assert over.status_code == 201, over.text
+    segment = await repository.get_segment(db, uuid.UUID(base.json()["id"]), for_update=True)
+    for expression, chain in (
+        (f'in segment "over {tag}" or orders_count > 5', f"“Base {tag}” → “Over {tag}” → “Base"),
+        (f'in segment "Base {tag}"', f"“Base {tag}” → “Base {tag}”"),
+    ):
+        with pytest.raises(SegmentCycle) as refused:
+            await service.update_segment(
+                db,
+                actor=SYSTEM,
+                segment=segment,
+                name=segment.name,
+                description="",
+                expression=expression,
+            )
+        assert refused.value.code == "segment_cycle"
+        assert chain in refused.value.message
+        await db.refresh(segment)
+    assert segment.expression == "orders_count > 1"

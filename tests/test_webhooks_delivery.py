@@ -4,6 +4,7 @@ code written here independently of Patron's."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -15,11 +16,9 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 from sqlalchemy import func, select, text
 
-from patron.config import Settings
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerCreate
 from patron.models import (
@@ -27,19 +26,18 @@ from patron.models import (
     OutboundAttempt,
     OutboundDelivery,
     StaffNotification,
-    StaffUser,
     WebhookSubscription,
 )
 from patron.webhooks.tasks import deliver_webhook, purge_delivery_log
-from patron.worker.app import run_worker, set_runtime
+from patron.worker.app import set_runtime
 from tests.conftest import (
     IsolatedDatabase,
     bearer,
-    committed_admin,
     make_settings,
     principal_for,
 )
 from tests.live import http_server
+from tests.shop import CommittedShop, committed_shop
 
 
 @dataclass
@@ -108,13 +106,8 @@ def verify(secret: str, received: Received) -> bool:
     return fresh and any(hmac.compare_digest(expected, s) for s in signatures)
 
 
-@dataclass
-class Shop:
-    target: IsolatedDatabase
-    settings: Settings
-    http: httpx2.AsyncClient
-    key: str
-    owner: StaffUser
+class Shop(CommittedShop):
+    """A shop with real commits that subscribes a receiver and reads what was delivered."""
 
     async def subscribe(self, url: str, *event_types: str) -> tuple[str, str]:
         response = await self.http.post(
@@ -126,16 +119,13 @@ class Shop:
         body = response.json()
         return body["id"], body["secret"]
 
-    async def work(self) -> None:
-        await run_worker(self.target.database, wait=False, concurrency=1)
-
     async def deliveries(self) -> list[OutboundDelivery]:
-        async with self.target.database.transaction() as db:
+        async with self.database.transaction() as db:
             rows = await db.scalars(select(OutboundDelivery).order_by(OutboundDelivery.created_at))
             return list(rows)
 
     async def attempts(self, delivery_id: uuid.UUID) -> list[OutboundAttempt]:
-        async with self.target.database.transaction() as db:
+        async with self.database.transaction() as db:
             rows = await db.scalars(
                 select(OutboundAttempt)
                 .where(OutboundAttempt.delivery_id == delivery_id)
@@ -144,29 +134,30 @@ class Shop:
             return list(rows)
 
     async def subscription(self, subscription_id: str) -> WebhookSubscription:
-        async with self.target.database.transaction() as db:
+        async with self.database.transaction() as db:
             found = await db.get(WebhookSubscription, uuid.UUID(subscription_id))
             assert found is not None
             return found
 
     async def let_time_pass(self) -> None:
         """Make every scheduled retry due now, as if its backoff had elapsed."""
-        async with self.target.database.transaction() as db:
+        async with self.database.transaction() as db:
             await db.execute(
                 text("UPDATE procrastinate_jobs SET scheduled_at = now() WHERE status = 'todo'")
             )
 
 
-async def _shop(target: IsolatedDatabase, tmp_path: Path, **overrides: Any) -> AsyncIterator[Shop]:
+def open_shop(
+    target: IsolatedDatabase, tmp_path: Path, **overrides: Any
+) -> contextlib.AbstractAsyncContextManager[Shop]:
+    """A shop whose webhooks may call the receiver on 127.0.0.1."""
     settings = make_settings(target.url, tmp_path, webhooks_allow_private=True, **overrides)
-    set_runtime(settings, target.database)
-    async with committed_admin(target.database, settings) as admin:
-        yield Shop(target, settings, admin.http, admin.key, admin.user)
+    return committed_shop(target.database, settings, Shop)
 
 
 @pytest.fixture
 async def shop(isolated_database: IsolatedDatabase, tmp_path: Path) -> AsyncIterator[Shop]:
-    async for made in _shop(isolated_database, tmp_path, webhooks_disable_after_failures=3):
+    async with open_shop(isolated_database, tmp_path, webhooks_disable_after_failures=3) as made:
         yield made
 
 
@@ -232,7 +223,7 @@ async def test_a_rolled_back_change_sends_nothing_and_a_committed_one_queues_its
         pass
 
     async def create_then_fail() -> None:
-        async with shop.target.database.transaction() as db:
+        async with shop.database.transaction() as db:
             principal = await principal_for(db, shop.owner)
             await customers.create_customer(
                 db,
@@ -245,7 +236,7 @@ async def test_a_rolled_back_change_sends_nothing_and_a_committed_one_queues_its
 
     with pytest.raises(ChangedMyMind):
         await create_then_fail()
-    async with shop.target.database.transaction() as db:
+    async with shop.database.transaction() as db:
         assert await db.scalar(select(func.count()).select_from(OutboundDelivery)) == 0
         jobs = await db.scalar(text("SELECT count(*) FROM procrastinate_jobs"))
         assert jobs == 0
@@ -255,7 +246,7 @@ async def test_a_rolled_back_change_sends_nothing_and_a_committed_one_queues_its
             principal=await principal_for(db, shop.owner),
             data=CustomerCreate(email="kept@example.com"),
         )
-    async with shop.target.database.transaction() as db:
+    async with shop.database.transaction() as db:
         jobs = await db.scalar(
             text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'webhooks.deliver'")
         )
@@ -348,7 +339,7 @@ async def test_a_subscription_that_keeps_failing_is_disabled_and_its_owner_told(
     assert not subscription.active
     assert "3 deliveries in a row failed" in subscription.disabled_reason
     assert "503" in subscription.disabled_reason
-    async with shop.target.database.transaction() as db:
+    async with shop.database.transaction() as db:
         [note] = await db.scalars(
             select(StaffNotification).where(StaffNotification.user_id == shop.owner.id)
         )
@@ -383,7 +374,7 @@ async def test_a_subscription_that_keeps_failing_is_disabled_and_its_owner_told(
 async def test_a_slow_receiver_times_out_and_is_retried(
     isolated_database: IsolatedDatabase, tmp_path: Path, receiver: Receiver
 ) -> None:
-    async for shop in _shop(isolated_database, tmp_path, webhooks_timeout_seconds=0.3):
+    async with open_shop(isolated_database, tmp_path, webhooks_timeout_seconds=0.3) as shop:
         subscription_id, _ = await shop.subscribe(receiver.url, "customer.created")
         receiver.delay = 1.0
         await shop.http.post(f"/api/v1/webhooks/{subscription_id}/test", headers=bearer(shop.key))
@@ -398,7 +389,7 @@ async def test_a_slow_receiver_times_out_and_is_retried(
 async def test_without_the_allowance_a_loopback_receiver_is_never_called(
     isolated_database: IsolatedDatabase, tmp_path: Path, receiver: Receiver
 ) -> None:
-    async for shop in _shop(isolated_database, tmp_path):
+    async with open_shop(isolated_database, tmp_path) as shop:
         subscription_id, _ = await shop.subscribe(receiver.url, "customer.created")
         # the same installation, now without the allowance (as in production)
         guarded = make_settings(isolated_database.url, tmp_path)
@@ -424,7 +415,7 @@ async def test_finished_deliveries_are_forgotten_after_the_keep_period(
     await shop.work()
     delivered, pending = sorted(await shop.deliveries(), key=lambda d: d.status)
     assert (delivered.status, pending.status) == ("delivered", "pending")
-    async with shop.target.database.transaction() as db:
+    async with shop.database.transaction() as db:
         await db.execute(
             text("UPDATE outbound_delivery SET updated_at = now() - interval '31 days'")
         )

@@ -21,6 +21,7 @@ from patron.orders.service import LineRequest
 from patron.users import service as users
 from patron.worker.app import run_worker, set_runtime
 from tests.conftest import (
+    Inbox,
     IsolatedDatabase,
     MakeUser,
     audit_actions,
@@ -29,7 +30,6 @@ from tests.conftest import (
     sign_in,
 )
 from tests.shop import make_catalog, make_customer
-from tests.test_jobs_and_mail import Inbox, smtp_server  # noqa: F401 (the fixture)
 from tests.test_reports_sales import at, sell
 
 MONDAY = date(2026, 11, 16)
@@ -91,7 +91,7 @@ def text_of(message: Message, kind: str = "text/plain") -> str:
 
 async def test_the_weekly_summary_reaches_each_chosen_person_once_per_week(
     isolated_database: IsolatedDatabase,
-    smtp_server: tuple[Inbox, int],  # noqa: F811
+    smtp_server: tuple[Inbox, int],
     tmp_path: Path,
 ) -> None:
     inbox, port = smtp_server

@@ -34,6 +34,20 @@ class InvalidPeriod(CRMError):
     code = "invalid_period"
 
 
+class ReportTimeout(CRMError):
+    """A report's queries took longer than ``PATRON_REPORT_TIMEOUT_SECONDS``."""
+
+    status = 503
+    code = "report_timeout"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"The report took longer than {seconds:g} s to compute; choose a shorter period "
+            "or try again later.",
+            headers={"Retry-After": "30"},
+        )
+
+
 @dataclass(frozen=True)
 class ReportPeriod:
     """Days ``start`` to ``end`` (both included, UTC), bucketed by ``grain``."""

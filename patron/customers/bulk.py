@@ -28,7 +28,11 @@ def _invalid(field: str, message: str) -> InvalidInput:
     )
 
 
-def _targets(principal: Principal, action: BulkAction) -> tuple[Select[Any], dict[str, Any]]:
+async def _targets(
+    db: AsyncSession, principal: Principal, action: BulkAction
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The customers the action is for, and how the audit row describes them. A filter is
+    validated once, here (its segment, if any, must be one the principal may use)."""
     if action.ids is not None and action.filter is not None:
         raise _invalid("ids", "Give either ids or a filter, not both.")
     if action.ids is not None:
@@ -41,6 +45,7 @@ def _targets(principal: Principal, action: BulkAction) -> tuple[Select[Any], dic
             raise _invalid(
                 "filter", f"The filter is not valid: {error.errors()[0]['msg']}"
             ) from None
+        await listing.check_segment(db, principal, filters)
         return listing.matching_ids(principal, filters), {"filter": filters.active_filters()}
     raise _invalid("ids", "Choose the customers: give ids or a filter.")
 
@@ -72,9 +77,7 @@ async def _values(db: AsyncSession, action: BulkAction) -> tuple[dict[str, Any],
 async def apply(
     db: AsyncSession, settings: Settings, *, principal: Principal, action: BulkAction
 ) -> BulkResult:
-    targets, described = _targets(principal, action)
-    if action.filter is not None:
-        await listing.check_segment(db, principal, CustomerQuery.model_validate(action.filter))
+    targets, described = await _targets(db, principal, action)
     values, needs_change = await _values(db, action)
     matched = int(await db.scalar(select(func.count()).select_from(targets.subquery())) or 0)
     if not action.confirm:

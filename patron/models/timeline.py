@@ -57,6 +57,14 @@ class TimelineEntry(IdMixin, Base):
             "customer_id",
             postgresql_where=text("pinned"),
         ),
+        # the staff report counts each person's notes, calls, ... of a period (migration 0018)
+        Index(
+            "ix_timeline_entry_staff_work",
+            "actor_id",
+            "kind",
+            "occurred_at",
+            postgresql_where=text("actor_type IN ('user', 'api_key')"),
+        ),
     )
 
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))

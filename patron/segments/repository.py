@@ -20,11 +20,11 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.auth.principal import Principal
 from patron.customers.repository import visible_customers
+from patron.db.timeouts import statement_timeout
 from patron.errors import NotFound
 from patron.kit.pagination import PageParams, paginate
 from patron.models import (
@@ -37,6 +37,7 @@ from patron.models import (
     SegmentMembershipChange,
     SegmentSize,
 )
+from patron.segments.dependencies import Definition, dependency_order
 from patron.segments.errors import SegmentTimeout
 from patron.segments.fields import Catalog, catalog_of
 
@@ -101,21 +102,17 @@ async def preview(
         .order_by(Customer.id)
         .limit(limit)
     )
-    try:
-        async with db.begin_nested():
-            previous = await db.scalar(select(func.current_setting("statement_timeout")))
-            await db.execute(select(func.set_config("statement_timeout", str(timeout_ms), True)))
-            count = await db.scalar(select(func.count()).select_from(members))
-            rows = (await db.execute(page)).all()
-            await db.execute(select(func.set_config("statement_timeout", previous, True)))
-    except OperationalError as error:
-        if getattr(error.orig, "sqlstate", None) == "57014":  # query_canceled
-            raise SegmentTimeout(
-                f"Counting this segment took longer than {timeout_ms / 1000:g} s; "
-                "narrow it down or try again later.",
-                headers={"Retry-After": "30"},
-            ) from None
-        raise
+
+    def timed_out() -> SegmentTimeout:
+        return SegmentTimeout(
+            f"Counting this segment took longer than {timeout_ms / 1000:g} s; "
+            "narrow it down or try again later.",
+            headers={"Retry-After": "30"},
+        )
+
+    async with statement_timeout(db, timeout_ms, timed_out):
+        count = await db.scalar(select(func.count()).select_from(members))
+        rows = (await db.execute(page)).all()
     return Preview(
         count=int(count or 0),
         members=[
@@ -232,8 +229,19 @@ async def sizes(db: AsyncSession, segment_id: uuid.UUID, *, limit: int = 365) ->
     return list(await db.scalars(query))
 
 
+async def definitions(db: AsyncSession) -> list[Definition]:
+    """Every saved segment's id, name and stored tree."""
+    rows = await db.execute(select(Segment.id, Segment.name, Segment.ast))
+    return [Definition(row.id, row.name, row.ast) for row in rows]
+
+
 async def dynamic_segment_ids(db: AsyncSession) -> list[uuid.UUID]:
-    return list(await db.scalars(select(Segment.id).where(Segment.kind == "dynamic")))
+    """The dynamic segments, each after the segments it names (see ``dependency_order``)."""
+    rows = await db.execute(
+        select(Segment.id, Segment.name, Segment.ast).where(Segment.kind == "dynamic")
+    )
+    ordered = dependency_order(Definition(row.id, row.name, row.ast) for row in rows)
+    return [segment.id for segment in ordered]
 
 
 @dataclass(frozen=True)
@@ -265,9 +273,10 @@ async def recent_changes(
 
 
 async def dynamic_segments(db: AsyncSession) -> list[Segment]:
-    """Every dynamic segment, locked (in id order) against a concurrent refresh."""
+    """Every dynamic segment, locked (in id order) against a concurrent refresh, and returned
+    each after the segments it names, so a chain of them moves in one pass."""
     query = select(Segment).where(Segment.kind == "dynamic").order_by(Segment.id)
-    return list(await db.scalars(query.with_for_update()))
+    return dependency_order(await db.scalars(query.with_for_update()))
 
 
 # -- customers changed since dynamic segments last looked at them -----------------------------

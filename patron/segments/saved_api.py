@@ -79,8 +79,9 @@ async def get_segment(segment_id: uuid.UUID, _: SegmentRead, db: DbSession) -> S
     responses=error_responses(404),
     summary="Delete a saved segment",
 )
-async def delete_segment(segment_id: uuid.UUID, _: SegmentWrite, db: DbSession) -> None:
-    await service.delete_segment(db, await repository.get_segment(db, segment_id))
+async def delete_segment(segment_id: uuid.UUID, principal: SegmentWrite, db: DbSession) -> None:
+    segment = await repository.get_segment(db, segment_id)
+    await service.delete_segment(db, segment, actor=principal.actor)
 
 
 @router.post(

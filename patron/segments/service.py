@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.audit import service as audit
+from patron.audit.service import Actor
 from patron.auth.principal import Principal
 from patron.customers.repository import visible_customers
 from patron.errors import Conflict, CRMError, InvalidInput
@@ -16,10 +19,12 @@ from patron.kit.time import utcnow
 from patron.models import Customer, Segment
 from patron.segments import repository
 from patron.segments.ast import to_json
+from patron.segments.dependencies import Definition, refuse_cycles
 from patron.segments.language import compile_for, compile_text
 from patron.segments.text import to_text
 
 MAX_IDS = 10_000
+AUDIT_IDS = 100  # customer ids a members_changed audit row lists (the counts are whole)
 log = structlog.get_logger(__name__)
 
 
@@ -28,6 +33,29 @@ class Changed:
     size: int
     entered: int
     exited: int
+
+
+def snapshot(segment: Segment) -> dict[str, Any]:
+    """What the audit log keeps of a segment's definition."""
+    return {
+        "name": segment.name,
+        "description": segment.description,
+        "kind": segment.kind,
+        "expression": segment.expression,
+    }
+
+
+async def _audit(
+    db: AsyncSession, action: str, actor: Actor, segment: Segment, details: dict[str, Any]
+) -> None:
+    await audit.record(
+        db,
+        action=f"segment.{action}",
+        actor=actor,
+        object_type="segment",
+        object_id=segment.id,
+        details=details,
+    )
 
 
 async def create_segment(
@@ -60,15 +88,20 @@ async def create_segment(
         segment.expression, segment.ast = to_text(compiled.tree), to_json(compiled.tree)
     db.add(segment)
     await db.flush()
+    # an older segment may name this one already (it was saved when another had the name)
+    refuse_cycles(await repository.definitions(db), segment)
     if kind == "dynamic":
-        await refresh_segment(db, segment)
-        return segment
-    entered: list[uuid.UUID] = []
-    if expression:
-        snapshot = repository.member_ids(principal, compiled.where)
-        entered += await repository.add_members(db, segment.id, snapshot)
-    entered += await _add_visible(db, principal, segment, customer_ids)
-    await _settle(db, segment, entered=entered, exited=[])
+        changed = await refresh_segment(db, segment)
+    else:
+        entered: list[uuid.UUID] = []
+        if expression:
+            members = repository.member_ids(principal, compiled.where)
+            entered += await repository.add_members(db, segment.id, members)
+        entered += await _add_visible(db, principal, segment, customer_ids)
+        changed = await _settle(db, segment, entered=entered, exited=[])
+    await _audit(
+        db, "created", principal.actor, segment, {**snapshot(segment), "members": changed.size}
+    )
     return segment
 
 
@@ -167,35 +200,69 @@ async def change_members(
         )
     entered = await _add_visible(db, principal, segment, add)
     exited = await repository.remove_members(db, segment.id, drop=remove) if remove else []
-    return await _settle(db, segment, entered=entered, exited=exited)
+    changed = await _settle(db, segment, entered=entered, exited=exited)
+    if entered or exited:
+        await _audit(
+            db,
+            "members_changed",
+            principal.actor,
+            segment,
+            {
+                "added": len(entered),
+                "removed": len(exited),
+                "added_ids": sorted(str(customer_id) for customer_id in entered)[:AUDIT_IDS],
+                "removed_ids": sorted(str(customer_id) for customer_id in exited)[:AUDIT_IDS],
+                "members": changed.size,
+            },
+        )
+    return changed
 
 
 async def update_segment(
     db: AsyncSession,
     *,
+    actor: Actor,
     segment: Segment,
     name: str,
     description: str,
     expression: str | None,
 ) -> Changed | None:
     """Renames a segment or changes its description; a dynamic segment may get a new
-    expression, and is refreshed at once (a static list keeps its members)."""
+    expression, and is refreshed at once (a static list keeps its members). What changed is
+    audited (``segment.updated``, old and new values)."""
     if await repository.name_taken(db, name, other_than=segment.id):
         raise Conflict(f"A segment named {name!r} exists already.", code="segment_name_taken")
+    before = snapshot(segment)
+    text, tree = segment.expression, segment.ast
+    if segment.kind == "dynamic" and expression is not None:
+        if not expression.strip():
+            raise InvalidInput(
+                "A dynamic segment needs an expression.", code="dynamic_needs_expression"
+            )
+        compiled = await compile_for(db, expression)
+        text, tree = to_text(compiled.tree), to_json(compiled.tree)
+    # checked before the segment changes, so the query does not flush a refused definition
+    refuse_cycles(await repository.definitions(db), Definition(segment.id, name, tree))
     segment.name, segment.description = name, description
-    if segment.kind != "dynamic" or expression is None:
-        await db.flush()
-        return None
-    if not expression.strip():
-        raise InvalidInput(
-            "A dynamic segment needs an expression.", code="dynamic_needs_expression"
-        )
-    compiled = await compile_for(db, expression)
-    segment.expression, segment.ast = to_text(compiled.tree), to_json(compiled.tree)
+    segment.expression, segment.ast = text, tree
     await db.flush()
+    await audit.record_change(
+        db,
+        action="segment.updated",
+        actor=actor,
+        object_type="segment",
+        object_id=segment.id,
+        before=before,
+        after=snapshot(segment),
+    )
+    if segment.kind != "dynamic" or expression is None:
+        return None
     return await refresh_segment(db, segment)
 
 
-async def delete_segment(db: AsyncSession, segment: Segment) -> None:
+async def delete_segment(db: AsyncSession, segment: Segment, *, actor: Actor) -> None:
+    await _audit(
+        db, "deleted", actor, segment, {**snapshot(segment), "members": segment.member_count}
+    )
     await db.delete(segment)
     await db.flush()

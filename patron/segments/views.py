@@ -354,6 +354,7 @@ async def save_segment(
         async with db.begin_nested():  # a refused change leaves the segment as it was
             changed = await service.update_segment(
                 db,
+                actor=principal.actor,
                 segment=segment,
                 name=_checked_name(name),
                 description=description.strip(),
@@ -399,7 +400,7 @@ async def delete_segment(
 ) -> Response:
     segment = await repository.get_segment(db, segment_id, for_update=True)
     name = segment.name
-    await service.delete_segment(db, segment)
+    await service.delete_segment(db, segment, actor=principal.actor)
     return redirect(request, "/segments", flash=f"Segment “{name}” deleted.")
 
 

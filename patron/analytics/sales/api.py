@@ -101,7 +101,12 @@ async def products(
     limit: Limit = reports.TOP_LIMIT,
 ) -> ProductsReportOut:
     report = await reports.products_report(
-        db, period, currency=settings.currency, sort=sort, limit=limit
+        db,
+        period,
+        currency=settings.currency,
+        sort=sort,
+        limit=limit,
+        timeout_seconds=settings.report_timeout_seconds,
     )
     return products_out(report)
 
@@ -122,7 +127,12 @@ async def products_download(
     limit: Limit = reports.MAX_LIMIT,
 ) -> StreamingResponse:
     report = await reports.products_report(
-        db, period, currency=settings.currency, sort=sort, limit=limit
+        db,
+        period,
+        currency=settings.currency,
+        sort=sort,
+        limit=limit,
+        timeout_seconds=settings.report_timeout_seconds,
     )
     headers, rows = products_csv(report, table)
     return csv_download(f"products-{table}-{period.start}-{period.end}.csv", headers, rows)

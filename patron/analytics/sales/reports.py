@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass, field, fields
 from datetime import date
@@ -10,9 +11,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from patron.analytics.period import InvalidPeriod, ReportPeriod
+from patron.analytics.period import InvalidPeriod, ReportPeriod, ReportTimeout
 from patron.analytics.sales import repository
 from patron.analytics.sales.repository import ProductPair, ProductReturns, TopProduct
+from patron.db.timeouts import statement_timeout
 from patron.models import Channel
 
 CENT = Decimal("0.01")
@@ -204,7 +206,10 @@ async def products_report(
     currency: str,
     sort: str = "revenue",
     limit: int = TOP_LIMIT,
+    timeout_seconds: float | None = None,
 ) -> ProductsReport:
+    """The products report; with ``timeout_seconds``, its queries give up after that long
+    (``report_timeout``)."""
     channel = await channel_of(db, period)
     window: dict[str, Any] = {
         "since": period.since,
@@ -212,11 +217,12 @@ async def products_report(
         "channel_id": channel.id if channel else None,
         "limit": limit,
     }
-    return ProductsReport(
-        period=period,
-        channel=channel,
-        currency=currency,
-        top=await repository.top_products(db, sort=sort, **window),
-        returns=await repository.product_returns(db, **window),
-        pairs=await repository.product_pairs(db, max_products=MAX_BASKET_PRODUCTS, **window),
-    )
+    limited: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
+    if timeout_seconds is not None:
+        seconds = timeout_seconds
+        limited = statement_timeout(db, round(seconds * 1000), lambda: ReportTimeout(seconds))
+    async with limited:
+        top = await repository.top_products(db, sort=sort, **window)
+        returns = await repository.product_returns(db, **window)
+        pairs = await repository.product_pairs(db, max_products=MAX_BASKET_PRODUCTS, **window)
+    return ProductsReport(period, channel, currency, top, returns, pairs)

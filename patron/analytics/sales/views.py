@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from patron.analytics.auth import ReportRead
-from patron.analytics.period import GRAINS, InvalidPeriod, ReportPeriod, period_of
+from patron.analytics.period import GRAINS, InvalidPeriod, ReportPeriod, ReportTimeout, period_of
 from patron.analytics.sales import reports
 from patron.analytics.sales.repository import channels
 from patron.db.deps import ReadSession
@@ -82,9 +82,9 @@ def _shown(period: ReportPeriod) -> dict[str, Any]:
     }
 
 
-def _invalid(error: InvalidPeriod) -> dict[str, Any]:
+def _invalid(error: InvalidPeriod | ReportTimeout) -> dict[str, Any]:
     field = error.details[0].get("field", "") if error.details else ""
-    return {"error": error.message, "error_field": field, "report": None}
+    return {"error": error.message, "error_field": field, "error_code": error.code, "report": None}
 
 
 def sales_charts(report: reports.SalesReport) -> dict[str, Any]:
@@ -143,13 +143,17 @@ async def products(request: Request, _: ReportRead, db: ReadSession) -> Response
     if period is None:
         assert error is not None
         return await _page(request, db, "reports/products.html", _invalid(error), status=422)
+    settings = request.app.state.settings
     try:
         report = await reports.products_report(
-            db, period, currency=request.app.state.settings.currency
+            db,
+            period,
+            currency=settings.currency,
+            timeout_seconds=settings.report_timeout_seconds,
         )
-    except InvalidPeriod as unknown_channel:
+    except (InvalidPeriod, ReportTimeout) as refused:
         return await _page(
-            request, db, "reports/products.html", _invalid(unknown_channel), status=422
+            request, db, "reports/products.html", _invalid(refused), status=refused.status
         )
     return await _page(
         request,
