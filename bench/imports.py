@@ -12,7 +12,11 @@ consent. On a throwaway migrated database the file is then
 and, on the same server in the same run, loaded by ``COPY ... FROM STDIN (FORMAT csv)`` into
 a plain table with the file's columns and no index: the raw lower bound. Figures: rows per
 second of each step and the peak resident memory of this process during it (sampled every
-50 ms); the import's rate divided by COPY's is the design's "fraction of COPY".
+50 ms); the import's rate divided by COPY's is the design's "fraction of COPY". Beside them,
+the CPU each step cost: this process's (``client CPU``, where Patron's code runs) and the
+PostgreSQL backends' that served it (``server CPU``, read by process id when the server runs
+on this machine). On a shared machine the wall-clock rates follow the neighbours' load; the
+CPU per row is the figure that compares two versions.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psutil
 import psycopg
+from sqlalchemy import event
 
 from bench.harness import Context, say
 from bench.report import Figure, Report, now_iso
@@ -43,7 +49,6 @@ from patron.imports import repository, runner, service
 NAME = "imports"
 TITLE = "Customer CSV import through the job functions, beside plain COPY of the same file"
 DEFAULT_ROWS = 1_000_000
-T = TypeVar("T")
 
 HEADER = [
     "email", "first_name", "last_name", "phone", "company", "tags", "address_line1",
@@ -129,16 +134,45 @@ class PeakMemory:
         return round(self.peak / 2**20, 1)
 
 
-def _timed(step: Callable[[], T]) -> tuple[T, float, float]:
-    memory = PeakMemory()
-    with memory.watching():
-        started = time.perf_counter()
-        result = step()
-        elapsed = time.perf_counter() - started
-    return result, elapsed, memory.peak_mib
+class BackendCpu:
+    """CPU time used by the PostgreSQL backends of some connections (user and system), when
+    the server runs on this machine; ``None`` where it cannot be read."""
+
+    def __init__(self) -> None:
+        self.pids: set[int] = set()
+
+    def add(self, pid: int) -> None:
+        self.pids.add(pid)
+
+    def times(self) -> dict[int, float] | None:
+        found: dict[int, float] = {}
+        for pid in self.pids:
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.NoSuchProcess:
+                continue  # closed since: not counted (the pool keeps its connections)
+            except psutil.AccessDenied:
+                return None
+            found[pid] = float(times.user + times.system)
+        return found if found or not self.pids else None
+
+    @staticmethod
+    def spent(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+        if before is None or after is None:
+            return None
+        return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
-def _figure(name: str, rows: int, errors: int, seconds: float) -> Figure:
+@dataclass
+class Step:
+    seconds: float
+    peak_mib: float
+    client_cpu: float
+    server_cpu: float | None
+
+
+def _figure(name: str, rows: int, errors: int, step: Step) -> Figure:
+    seconds = step.seconds
     return Figure(
         name=name,
         unit="rows/s",
@@ -150,7 +184,13 @@ def _figure(name: str, rows: int, errors: int, seconds: float) -> Figure:
         p50_ms=None,
         p95_ms=None,
         p99_ms=None,
-    )
+        client_cpu_percent=100 * step.client_cpu / seconds if seconds else None,
+        server_cpu_percent=(
+            100 * step.server_cpu / seconds if seconds and step.server_cpu is not None else None
+        ),
+        server_cpu_ms=(1000 * step.server_cpu / rows if rows and step.server_cpu is not None
+                       else None),
+    )  # fmt: skip
 
 
 async def _file_chunks(path: Path) -> Any:
@@ -161,6 +201,12 @@ async def _file_chunks(path: Path) -> Any:
 
 async def _patron_import(settings: Settings, path: Path) -> dict[str, Any]:
     database = Database(settings.database_url, pool_size=2)
+    backends = BackendCpu()
+
+    def connected(dbapi_connection: Any, _record: Any) -> None:
+        backends.add(dbapi_connection.driver_connection.info.backend_pid)
+
+    event.listen(database.engine.sync_engine, "connect", connected)
     try:
         timings: dict[str, Any] = {}
 
@@ -176,9 +222,13 @@ async def _patron_import(settings: Settings, path: Path) -> dict[str, Any]:
         async def measure(name: str, step: Callable[[], Any]) -> Any:
             memory = PeakMemory()
             with memory.watching():
+                server_before, client_before = backends.times(), time.process_time()
                 started = time.perf_counter()
                 result = await step()
-                timings[name] = (time.perf_counter() - started, memory.peak_mib)
+                seconds = time.perf_counter() - started
+                client = time.process_time() - client_before
+                server = BackendCpu.spent(server_before, backends.times())
+            timings[name] = Step(seconds, memory.peak_mib, client, server)
             return result
 
         job_id = await measure("upload", upload)
@@ -196,19 +246,32 @@ async def _patron_import(settings: Settings, path: Path) -> dict[str, Any]:
         await database.dispose()
 
 
-def _copy(url: str, path: Path) -> int:
+def _copy(url: str, path: Path) -> tuple[int, Step]:
     columns = ", ".join(f"{name} text" for name in HEADER)
+    backend = BackendCpu()
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(f"CREATE TABLE copy_customers ({columns})".encode())
-        with (
-            connection.cursor() as cursor,
-            cursor.copy(b"COPY copy_customers FROM STDIN (FORMAT csv, HEADER true)") as copy,
-            open(path, "rb") as data,
-        ):
-            while chunk := data.read(1024 * 1024):
-                copy.write(chunk)
+        backend.add(connection.info.backend_pid)
+        memory = PeakMemory()
+        with memory.watching():
+            server_before, client_before = backend.times(), time.process_time()
+            started = time.perf_counter()
+            _copy_file(connection, path)
+            seconds = time.perf_counter() - started
+            client = time.process_time() - client_before
+            server = BackendCpu.spent(server_before, backend.times())
         row = connection.execute(b"SELECT count(*) FROM copy_customers").fetchone()
-    return int(row[0]) if row else 0
+    return int(row[0]) if row else 0, Step(seconds, memory.peak_mib, client, server)
+
+
+def _copy_file(connection: psycopg.Connection[Any], path: Path) -> None:
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(b"COPY copy_customers FROM STDIN (FORMAT csv, HEADER true)") as copy,
+        open(path, "rb") as data,
+    ):
+        while chunk := data.read(1024 * 1024):
+            copy.write(chunk)
 
 
 def run(context: Context) -> Report:
@@ -234,24 +297,23 @@ def run(context: Context) -> Report:
             import_max_bytes=4 * 2**30,
         )
         say("COPY of the same file into a plain table…")
-        copied, copy_seconds, copy_mib = _timed(
-            lambda: _copy(context.postgres.libpq_url(database), path)
-        )
-        say(f"  {copied:,} rows in {copy_seconds:.1f} s")
+        copied, copy_step = _copy(context.postgres.libpq_url(database), path)
+        say(f"  {copied:,} rows in {copy_step.seconds:.1f} s")
         say("Upload, dry run and import through patron.imports…")
         timings = asyncio.run(_patron_import(settings, path))
     finally:
         context.postgres.drop_database(database)
         path.unlink(missing_ok=True)
     status, inserted, updated, errors = timings["result"]
-    copy_figure = _figure("PostgreSQL COPY (plain table, no index)", copied, 0, copy_seconds)
+    copy_figure = _figure("PostgreSQL COPY (plain table, no index)", copied, 0, copy_step)
     figures = [
-        _figure("upload (stream to disk, sniff)", rows, 0, timings["upload"][0]),
+        _figure("upload (stream to disk, sniff)", rows, 0, timings["upload"]),
         _figure("dry run (validate every row, look up)", rows, timings["dry_run_result"][2],
-                timings["dry_run"][0]),
+                timings["dry_run"]),
         _figure("import job (validate + upsert, 5,000/batch)", inserted + updated, errors,
-                timings["import"][0]),
+                timings["import"]),
     ]  # fmt: skip
+    steps = {"copy": copy_step, **{k: timings[k] for k in ("upload", "dry_run", "import")}}
     report = Report(
         capability=NAME,
         title=TITLE,
@@ -268,10 +330,19 @@ def run(context: Context) -> Report:
             "file_mib": round(size_mib, 1),
             "import_status": status,
             "peak_rss_mib": {
-                "copy_client": copy_mib,
-                "upload": timings["upload"][1],
-                "dry_run": timings["dry_run"][1],
-                "import": timings["import"][1],
+                ("copy_client" if name == "copy" else name): step.peak_mib
+                for name, step in steps.items()
+            },
+            "cpu_us_per_row": {
+                name: {
+                    "client": round(1e6 * step.client_cpu / max(rows, 1), 1),
+                    "postgres": (
+                        None
+                        if step.server_cpu is None
+                        else round(1e6 * step.server_cpu / max(rows, 1), 1)
+                    ),
+                }
+                for name, step in steps.items()
             },
         },
     )
@@ -279,5 +350,12 @@ def run(context: Context) -> Report:
     say(
         "Peak resident memory of the benchmark process (MiB): "
         + ", ".join(f"{k} {v}" for k, v in report.environment["peak_rss_mib"].items())
+    )
+    say(
+        "CPU per row (µs, client / PostgreSQL backend): "
+        + ", ".join(
+            f"{name} {cpu['client']} / {cpu['postgres']}"
+            for name, cpu in report.environment["cpu_us_per_row"].items()
+        )
     )
     return report

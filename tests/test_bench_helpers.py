@@ -5,10 +5,14 @@ The benchmarks themselves are commands (``make bench``), never timed assertions 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bench.imports import BackendCpu
 from bench.load import BenchError, LoadResult, check_result, percentile
 from bench.pgbench import parse_log_line, parse_summary
 from bench.report import Figure, format_table
@@ -94,3 +98,26 @@ def test_table_shows_rates_errors_and_the_ratio() -> None:
     assert "2.50 ms" in table  # server CPU per request: 1 s over 400 requests
     assert "ratio: rate ÷ the rate of pgbench -S" in table
     assert table.splitlines()[1].startswith("|---")
+
+
+def test_backend_cpu_counts_the_time_of_live_processes_only() -> None:
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "sum(range(3 * 10**7)); print('done', flush=True); input()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        cpu = BackendCpu()
+        before = cpu.times()
+        assert before == {}, "no process yet: nothing, not unknown"
+        cpu.add(worker.pid)
+        assert worker.stdout is not None
+        assert worker.stdout.readline() == "done\n"
+        spent = BackendCpu.spent(before, cpu.times())
+        assert spent is not None
+        assert spent > 0
+        assert BackendCpu.spent(None, cpu.times()) is None
+    finally:
+        worker.communicate("\n")
+    assert cpu.times() is None, "every process it follows has ended: unknown"

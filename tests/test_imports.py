@@ -30,7 +30,9 @@ from patron.models import (
     ImportJob,
     Product,
     ProductVariant,
+    SegmentChangedCustomer,
 )
+from patron.segments.changes import mark_selected_customers_changed
 from tests.conftest import MakeKey, MakeUser, audit_actions, bearer
 
 SHOPIFY = [
@@ -487,6 +489,111 @@ async def test_a_crashed_import_resumes_without_duplicating_rows(
     assert await db.scalar(select(func.count()).select_from(Customer)) == 10
     report = await client.get(f"/api/v1/imports/{job['id']}/errors.csv", headers=bearer(admin_key))
     assert [line[0] for line in csv.reader(io.StringIO(report.text))] == ["row", "6"]
+
+
+async def test_a_batch_that_dies_after_its_stage_copy_is_imported_again_once(
+    client: httpx2.AsyncClient,
+    admin_key: str,
+    db: AsyncSession,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rows = [["email", "first_name", "email_consent"]]
+    rows += [[f"p{i}@example.com", f"P{i}", "yes"] for i in range(7)]
+    job = await uploaded(client, admin_key, make_csv(rows))
+    await dry_run(client, admin_key, db, settings, job["id"])
+    await client.post(f"/api/v1/imports/{job['id']}/start", headers=bearer(admin_key))
+    marked = mark_selected_customers_changed
+    calls = 0
+
+    async def dies_in_the_second_batch(session: AsyncSession, selected: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # staged, customers and consents written, not committed
+            raise runner.Stop
+        await marked(session, selected)
+
+    monkeypatch.setattr(
+        "patron.imports.customers.mark_selected_customers_changed", dies_in_the_second_batch
+    )
+    await runner.run_import(units(db), settings, uuid.UUID(job["id"]), batch_size=3)
+    halfway = await db.get(ImportJob, uuid.UUID(job["id"]))
+    assert halfway is not None
+    await db.refresh(halfway)
+    assert (halfway.status, halfway.processed_rows, halfway.inserted) == ("importing", 3, 3)
+    assert await db.scalar(select(func.count()).select_from(Customer)) == 3
+
+    await runner.run_import(units(db), settings, uuid.UUID(job["id"]), batch_size=3)
+    await db.refresh(halfway)
+    assert (halfway.status, halfway.inserted, halfway.updated, halfway.error_count) == (
+        "completed", 7, 0, 0,
+    )  # fmt: skip
+    for model in (Customer, Consent, ConsentEvent, SegmentChangedCustomer):
+        assert await db.scalar(select(func.count()).select_from(model)) == 7, model
+    assert await db.scalar(text("SELECT count(*) FROM timeline_entry")) == 0
+
+
+async def test_one_batch_may_update_a_customer_twice_and_insert_beside_it(
+    client: httpx2.AsyncClient, admin_key: str, db: AsyncSession, settings: Settings
+) -> None:
+    ada = Customer(email="ada@example.com", first_name="Ada", last_name="L")
+    db.add(ada)
+    await db.flush()
+    db.add(CustomerEmail(customer_id=ada.id, email="ada.work@example.com", label="work"))
+    await db.flush()
+    content = make_csv(
+        [["email", "last_name", "tags", "email_consent", "address_line1", "city", "country"],
+         ["ada@example.com", "", "vip", "yes", "1 Home Rd", "Bath", "GB"],
+         ["new@example.com", "New", "", "", "", "", ""],
+         ["Ada.Work@example.com", "Lovelace", "work", "no", "2 Office St", "Leeds", "GB"],
+         ["NEW@example.com", "Again", "", "", "", "", ""]]
+    )  # fmt: skip
+    job = await uploaded(client, admin_key, content)
+    await dry_run(client, admin_key, db, settings, job["id"])
+    response = await client.post(f"/api/v1/imports/{job['id']}/start", headers=bearer(admin_key))
+    assert response.status_code == 202, response.text
+    await runner.run_import(units(db), settings, uuid.UUID(job["id"]), batch_size=10)
+    done = await db.get(ImportJob, uuid.UUID(job["id"]))
+    assert done is not None
+    await db.refresh(done)
+    assert (done.status, done.inserted, done.updated, done.error_count) == (
+        "completed", 1, 2, 1,
+    )  # fmt: skip
+    assert done.errors_sample[0]["code"] == "duplicate_in_file"
+    assert done.errors_sample[0]["row"] == 5
+    await db.refresh(ada)
+    assert (ada.email, ada.last_name, sorted(ada.tags)) == ("ada@example.com", "Lovelace", [
+        "vip", "work",
+    ])  # fmt: skip
+    new = await db.scalar(select(Customer).where(Customer.email == "new@example.com"))
+    assert new is not None
+    assert new.last_name == "New"
+    assert await db.scalar(select(func.count()).select_from(Customer)) == 2
+    # one address, one consent, one timeline entry and one segment mark for Ada
+    addresses = await db.scalars(
+        select(CustomerAddress.line1).where(CustomerAddress.customer_id == ada.id)
+    )
+    assert len(list(addresses)) == 1
+    assert (
+        await db.scalar(
+            select(func.count()).select_from(Consent).where(Consent.customer_id == ada.id)
+        )
+        == 1
+    )
+    entries = await db.scalar(
+        text("SELECT count(*) FROM timeline_entry WHERE customer_id = :id AND kind = 'import'"),
+        {"id": ada.id},
+    )
+    assert entries == 1
+    marked = set(await db.scalars(select(SegmentChangedCustomer.customer_id)))
+    assert marked == {ada.id, new.id}
+    waiting = await db.scalar(
+        text(
+            "SELECT count(*) FROM procrastinate_jobs"
+            " WHERE task_name = 'segments.refresh_changed' AND status = 'todo'"
+        )
+    )
+    assert waiting == 1
 
 
 async def test_a_stalled_import_can_be_started_again(

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import uuid_utils
-from sqlalchemy import text
+from sqlalchemy import Uuid, select, table, text
+from sqlalchemy import column as sql_column
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.imports.rows import CustomerRecord
-from patron.segments.changes import mark_customers_changed
+from patron.segments.changes import mark_selected_customers_changed
 
 STAGE = "import_stage_customer"
 _STAGE_COLUMNS = (
@@ -374,7 +375,7 @@ _COUNTS = text(
     FROM {STAGE} WHERE customer_id IS NOT NULL
     """  # noqa: S608
 )
-_WRITTEN = text(f"SELECT customer_id FROM {STAGE} WHERE customer_id IS NOT NULL")  # noqa: S608
+_WRITTEN = select(sql_column("customer_id", Uuid)).select_from(table(STAGE))
 
 
 def _rowcount(result: Any) -> int:
@@ -433,7 +434,7 @@ async def write(db: AsyncSession, target: Target, records: Sequence[CustomerReco
         await db.execute(text(_CONSENTS.format(**fragment)), {"source": target.source[:100]})
     await db.execute(_METRICS)
     row = (await db.execute(_COUNTS)).one()
-    await mark_customers_changed(db, await db.scalars(_WRITTEN))
+    await mark_selected_customers_changed(db, _WRITTEN)
     inserted, updated = int(row[0]), int(row[1])
     if updated:
         await db.execute(

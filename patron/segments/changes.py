@@ -13,6 +13,7 @@ import uuid
 import weakref
 from collections.abc import Iterable
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import SessionTransaction
 
@@ -52,6 +53,19 @@ async def mark_customers_changed(
     if not ids:
         return
     await repository.mark_changed(db, ids)
+    await _queue_refresh(db)
+
+
+async def mark_selected_customers_changed(
+    db: AsyncSession, selected: Select[tuple[uuid.UUID]]
+) -> None:
+    """Like :func:`mark_customers_changed` for the customers a query selects (one id column),
+    without a round trip of their ids: for a batch of thousands written set-based."""
+    if await repository.mark_selected_changed(db, selected):
+        await _queue_refresh(db)
+
+
+async def _queue_refresh(db: AsyncSession) -> None:
     if _already_queued(db):
         return
     await enqueue(db, refresh_changed_customers)

@@ -296,6 +296,22 @@ async def mark_changed(db: AsyncSession, customer_ids: list[uuid.UUID]) -> None:
     )
 
 
+async def mark_selected_changed(db: AsyncSession, selected: Select[tuple[uuid.UUID]]) -> int:
+    """Marks the customers a query selects (one id column; NULLs and repeats are ignored)
+    without fetching them first, as :func:`mark_changed` does; returns how many."""
+    found = selected.subquery()
+    ids = found.c[0]
+    statement = pg_insert(SegmentChangedCustomer).from_select(
+        ["customer_id"], select(ids).where(ids.is_not(None)).distinct().order_by(ids)
+    )
+    result = await db.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SegmentChangedCustomer.customer_id], set_={"marked_at": func.now()}
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def take_changed(db: AsyncSession, *, limit: int) -> list[uuid.UUID]:
     """Removes and returns up to ``limit`` marked customers; waits for marks still being
     written by open transactions."""
