@@ -142,9 +142,9 @@ class Answer:
     page: list[Any]
 
 
-async def admin_principal(database: Database) -> Principal:
+async def admin_principal(database: Database, email: str = ADMIN_EMAIL) -> Principal:
     async with database.transaction() as db:
-        user = (await db.scalars(select(StaffUser).where(StaffUser.email == ADMIN_EMAIL))).one()
+        user = (await db.scalars(select(StaffUser).where(StaffUser.email == email))).one()
         role = (await db.scalars(select(Role).where(Role.name == user.role))).one()
         return Principal(user, role, role_scopes(role))
 
@@ -205,7 +205,13 @@ class Measured:
 
 
 async def measure_segments(
-    url: str, conninfo: str, cases: Sequence[Case], repetitions: int, now: datetime
+    url: str,
+    conninfo: str,
+    cases: Sequence[Case],
+    repetitions: int,
+    now: datetime,
+    *,
+    email: str = ADMIN_EMAIL,
 ) -> tuple[list[tuple[Case, Measured, Measured, int]], list[str]]:
     """Each case: Patron's preview and the hand-written SQL, alternating, ``repetitions``
     times after one unrecorded run of each; the counts and first pages must agree."""
@@ -214,7 +220,7 @@ async def measure_segments(
     results: list[tuple[Case, Measured, Measured, int]] = []
     problems: list[str] = []
     try:
-        principal = await admin_principal(database)
+        principal = await admin_principal(database, email)
         connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
         try:
             for case in cases:
