@@ -25,8 +25,8 @@ What is in it:
 - a catalog of ``--products`` products (two variants each) in 50 categories;
 - orders: 70 % of the customers buy, the first ones far more than the last (a power law),
   each order between its customer's creation and now, 1-3 lines (skewed to popular
-  variants, with product, variant and title snapshots), 90 % paid, some refunded, partially
-  refunded, pending or voided (cancelled);
+  variants, with product, variant and title snapshots), 90 % paid, some refunded or partially
+  refunded (with their refund rows), pending or voided (cancelled);
 - tracking events spread evenly over the last 365 days: 85 % of a known customer (skewed),
   the rest anonymous; viewed_product (with its category), searched, added_to_cart,
   started_checkout, email_opened, email_clicked. Past months get partitions named and
@@ -96,7 +96,7 @@ EVENTS = (  # name, cumulative share
 )
 LOADED_TABLES = (
     "channel", "category", "product", "product_variant", "product_category", "customer",
-    "consent", "customer_metrics", "shop_order", "order_line", "tracking_event",
+    "consent", "customer_metrics", "shop_order", "order_line", "refund", "tracking_event",
 )  # fmt: skip
 BUYERS = 0.7  # share of the customers who ever order
 CUSTOMER_DAYS = 800  # customers were created over this many days before the load
@@ -305,7 +305,15 @@ FROM (
             FROM lines GROUP BY n
         ) o
     ) a
-) b
+) b;
+
+INSERT INTO refund (id, order_id, amount, currency, reason, processed_at, created_at)
+SELECT pg_temp.bench_id(9, substr(o.number, 2)::bigint), o.id, o.refunded_total, o.currency,
+       'customer request', least(o.placed_at + interval '5 days', %(now)s),
+       least(o.placed_at + interval '5 days', %(now)s)
+FROM shop_order o
+WHERE o.id BETWEEN pg_temp.bench_id(6, %(first_row)s) AND pg_temp.bench_id(6, %(last_row)s)
+  AND o.refunded_total > 0
 """
 
 EVENT_NAME = (
