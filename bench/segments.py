@@ -51,6 +51,7 @@ TITLE = "Segment counts and previews, and report dashboards, beside hand-written
 PAGE = 50  # members in the first page (the panel's order: by id)
 AIM_SECONDS = 1.0
 AIM_RATIO = 1.5
+SQL_TIMEOUT_MS = 60_000  # the hand-written SQL is bounded too, more loosely than Patron's 5 s
 
 LIVE = "c.merged_into_id IS NULL AND c.erased_at IS NULL"
 Params = dict[str, Any]
@@ -65,13 +66,18 @@ class Case:
     expression: str
     where: str
     metrics: bool = False
+    join: str = ""  # more tables the WHERE reads
+
+    def _joins(self) -> str:
+        metrics = "LEFT JOIN customer_metrics m ON m.customer_id = c.id " if self.metrics else ""
+        return metrics + self.join
 
     def count_sql(self) -> str:
-        join = "LEFT JOIN customer_metrics m ON m.customer_id = c.id " if self.metrics else ""
+        join = self._joins()
         return f"SELECT count(*) FROM customer c {join}WHERE {LIVE} AND {self.where}"
 
     def page_sql(self) -> str:
-        join = "LEFT JOIN customer_metrics m ON m.customer_id = c.id " if self.metrics else ""
+        join = self._joins()
         return (
             f"SELECT c.id FROM customer c {join}WHERE {LIVE} AND {self.where} "
             f"ORDER BY c.id LIMIT {PAGE}"
@@ -122,8 +128,17 @@ CASES = (
         '(country = "US" and total_spent > 500) or '
         '(did "viewed_product" at least 5 times within 30 days '
         "and not email consent = unsubscribed)",
-        f"((c.country = 'US' AND m.total_spent > 500) OR ({VIEWED_OFTEN} AND NOT {UNSUBSCRIBED}))",
+        f"((c.country = 'US' AND m.total_spent > 500) "
+        f"OR (v.customer_id IS NOT NULL AND NOT {UNSUBSCRIBED}))",
         metrics=True,
+        # the viewers found once and joined (an IN under an OR is re-run for every customer
+        # when its result does not fit in work_mem)
+        join=(
+            "LEFT JOIN (SELECT e.customer_id FROM tracking_event e "
+            "WHERE e.name = 'viewed_product' AND e.occurred_at >= %(days_30)s "
+            "AND e.customer_id IS NOT NULL GROUP BY e.customer_id HAVING count(*) >= 5) v "
+            "ON v.customer_id = c.id "
+        ),
     ),
 )
 
@@ -165,6 +180,7 @@ async def sql_preview(
     connection: psycopg.AsyncConnection[Any], case: Case, params: Params
 ) -> Answer:
     async with connection.transaction():
+        await connection.execute(f"SET LOCAL statement_timeout = {SQL_TIMEOUT_MS}".encode())
         cursor = await connection.execute(case.count_sql().encode(), params)
         row = await cursor.fetchone()
         cursor = await connection.execute(case.page_sql().encode(), params)
@@ -176,7 +192,7 @@ async def timed(call: Awaitable[Answer]) -> tuple[float, Answer | None]:
     started = time.perf_counter()
     try:
         answer: Answer | None = await call
-    except SegmentTimeout:
+    except (SegmentTimeout, psycopg.errors.QueryCanceled):
         answer = None
     return time.perf_counter() - started, answer
 
@@ -231,10 +247,11 @@ async def measure_segments(
                 for round_ in range(repetitions + 1):
                     took, mine = await timed(patron_preview(database, principal, case, now))
                     took_sql, theirs = await timed(sql_preview(connection, case, params))
-                    assert theirs is not None
-                    expected = theirs
-                    if mine is not None and (
-                        mine.count != theirs.count or mine.page != theirs.page
+                    expected = theirs or expected
+                    if (
+                        mine is not None
+                        and theirs is not None
+                        and (mine.count != theirs.count or mine.page != theirs.page)
                     ):
                         same = "equal" if mine.page == theirs.page else "differ"
                         raise BenchError(
@@ -247,7 +264,10 @@ async def measure_segments(
                         patron.failed += 1
                     else:
                         patron.seconds.append(took)
-                    raw.seconds.append(took_sql)
+                    if theirs is None:
+                        raw.failed += 1
+                    else:
+                        raw.seconds.append(took_sql)
                 count = expected.count if expected else 0
                 say(
                     f"    {count:,} members; Patron p50 "
@@ -270,6 +290,8 @@ def verdict(name: str, patron: Measured, raw: Measured) -> list[str]:
     """The aims this segment misses (empty when it meets them)."""
     if not patron.seconds:
         return [f"{name}: every preview hit the statement timeout"]
+    if not raw.seconds:
+        return [f"{name}: the hand-written SQL timed out too"]
     mine, theirs = statistics.median(patron.seconds), statistics.median(raw.seconds)
     missed = []
     if mine > AIM_SECONDS:
