@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench import customers, dataset, events, imports, ingest, platform
+from bench import customers, dataset, events, imports, ingest, platform, scale, segments
 from bench.harness import Context, Options, say
 from bench.load import BenchError
 from bench.report import RESULTS_DIR, Report, format_table, machine, write_json
@@ -36,6 +36,8 @@ CAPABILITIES: dict[str, Capability] = {
     customers.NAME: customers,
     events.NAME: events,
     ingest.NAME: ingest,
+    scale.NAME: scale,
+    segments.NAME: segments,
 }
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -87,8 +87,11 @@ class _Deferred:
     foreign_keys: list[tuple[str, str, str]]
 
 
-def _defer_indexes(connection: psycopg.Connection[Any]) -> _Deferred:
-    tables = list(TABLES)
+def defer_indexes(
+    connection: psycopg.Connection[Any], tables: Sequence[str] = tuple(TABLES)
+) -> _Deferred:
+    """Drop the secondary indexes and foreign keys of ``tables`` (committed); return them."""
+    tables = list(tables)
     deferred = _Deferred(
         indexes=[(name, ddl) for name, ddl in connection.execute(_SECONDARY_INDEXES, (tables,))],
         foreign_keys=[tuple(row) for row in connection.execute(_FOREIGN_KEYS, (tables,))],
@@ -105,10 +108,12 @@ def _defer_indexes(connection: psycopg.Connection[Any]) -> _Deferred:
     return deferred
 
 
-def _restore_indexes(connection: psycopg.Connection[Any], deferred: _Deferred) -> None:
+def restore_indexes(connection: psycopg.Connection[Any], deferred: _Deferred) -> None:
+    """Make again what :func:`defer_indexes` dropped (a partitioned table's index on every
+    partition: its definition reads ``ON ONLY``, which would leave the partitions out)."""
     connection.execute("SET maintenance_work_mem = '512MB'")
     for _, ddl in deferred.indexes:
-        connection.execute(ddl.encode())
+        connection.execute(ddl.replace(" ON ONLY ", " ON ", 1).encode())
     for table, name, definition in deferred.foreign_keys:
         connection.execute(
             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
@@ -119,7 +124,7 @@ def _restore_indexes(connection: psycopg.Connection[Any], deferred: _Deferred) -
     connection.commit()
 
 
-def _driver_sql(statement: TextClause) -> str:
+def driver_sql(statement: TextClause) -> str:
     return str(statement.compile(dialect=postgresql.psycopg.dialect()))  # type: ignore[no-untyped-call]
 
 
@@ -136,12 +141,12 @@ def copy_shop(
     with psycopg.connect(conninfo) as connection:
         connection.execute("SET synchronous_commit = off")
         types = {table: _column_types(connection, table) for table in TABLES}
-        deferred = _defer_indexes(connection)
+        deferred = defer_indexes(connection)
         try:
             _copy_batches(connection, generator, types, params, stats, progress, every)
         except BaseException:
             connection.rollback()
-            _restore_indexes(connection, deferred)
+            restore_indexes(connection, deferred)
             raise
         before = time.monotonic()
         if progress is not None:
@@ -149,7 +154,7 @@ def copy_shop(
                 f"  {len(deferred.indexes)} secondary indexes and "
                 f"{len(deferred.foreign_keys)} foreign keys…"
             )
-        _restore_indexes(connection, deferred)
+        restore_indexes(connection, deferred)
         stats.index_seconds = time.monotonic() - before
         _finish(connection, generator, params, stats, progress)
     return stats
@@ -215,15 +220,15 @@ def _finish(
     if progress is not None:
         progress("  customer metrics, lifecycle stages, sequences, ANALYZE…")
     for statement, parameters in finish.statements(params, datetime.now(UTC)):
-        connection.execute(_driver_sql(statement).encode(), parameters)
+        connection.execute(driver_sql(statement).encode(), parameters)
     targets = finish.sequence_targets(
         next_order=generator.next_order_number, next_return=generator.next_return_number
     )
     for name, value in targets.items():
-        found = connection.execute(_driver_sql(finish.SEQUENCE_EXISTS).encode(), {"name": name})
+        found = connection.execute(driver_sql(finish.SEQUENCE_EXISTS).encode(), {"name": name})
         if (exists := found.fetchone()) and exists[0]:
             connection.execute(
-                _driver_sql(finish.ADVANCE_SEQUENCE).encode(), {"name": name, "next": value}
+                driver_sql(finish.ADVANCE_SEQUENCE).encode(), {"name": name, "next": value}
             )
     connection.commit()
     connection.autocommit = True
