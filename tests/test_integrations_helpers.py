@@ -86,7 +86,7 @@ async def receive(
     db: AsyncSession, connection: StoreConnection, topic: str, payload: dict[str, Any]
 ) -> WebhookReceipt:
     """Store a delivery the way the endpoint does, without HTTP (for long sequences)."""
-    receipt = await service.accept_delivery(
+    receipt_id = await service.accept_delivery(
         db,
         connection=connection,
         topic=topic,
@@ -95,6 +95,8 @@ async def receive(
         headers={"x-shopify-topic": topic},
         body=json.dumps(payload).encode(),
     )
+    assert receipt_id is not None
+    receipt = await db.scalar(select(WebhookReceipt).where(WebhookReceipt.id == receipt_id))
     assert receipt is not None
     return receipt
 
