@@ -136,9 +136,17 @@ class PatronServer:
     environment: dict[str, str]
 
     def cpu_seconds(self) -> float:
-        """CPU time the server process has used so far (user and system)."""
-        times = psutil.Process(self.pid).cpu_times()
-        return float(times.user + times.system)
+        """CPU time the server has used so far (user and system), its worker processes
+        (``--workers``) included."""
+        process = psutil.Process(self.pid)
+        total = 0.0
+        for each in [process, *process.children(recursive=True)]:
+            try:
+                times = each.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
 
 
 def free_port() -> int:
@@ -171,12 +179,18 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
 
 @contextlib.contextmanager
 def serve(
-    postgres: PostgresServer, database: str, password: str, workdir: Path
+    postgres: PostgresServer,
+    database: str,
+    password: str,
+    workdir: Path,
+    *,
+    workers: int = 1,
+    pool_size: int | None = None,
 ) -> Iterator[PatronServer]:
     """``patron serve --no-worker`` on ``database``, stopped by its PID.
 
     Configured as production would be apart from the demo data: JSON logs at INFO level, the
-    default connection pool, one process.
+    default connection pool (or ``pool_size``), ``workers`` server processes.
     """
     port = free_port()
     log = workdir / f"serve-{port}.log"
@@ -196,9 +210,11 @@ def serve(
             "PATRON_LOG_LEVEL": "INFO",
         }
     )
+    if pool_size is not None:
+        environment["PATRON_DATABASE_POOL_SIZE"] = str(pool_size)
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "patron.cli", "serve", "--no-worker"],
+            [sys.executable, "-m", "patron.cli", "serve", "--no-worker", "--workers", str(workers)],
             env=environment,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -217,12 +233,21 @@ def serve(
 
 
 @contextlib.contextmanager
-def patron_server(postgres: PostgresServer, workdir: Path) -> Iterator[PatronServer]:
+def patron_server(
+    postgres: PostgresServer, workdir: Path, *, workers: int = 1, pool_size: int | None = None
+) -> Iterator[PatronServer]:
     """:func:`serve` on a throwaway database: migrated and demo staff seeded at start-up,
     dropped afterwards."""
     database = postgres.create_database("patron_bench")
     try:
-        with serve(postgres, database, secrets.token_urlsafe(18), workdir) as server:
+        with serve(
+            postgres,
+            database,
+            secrets.token_urlsafe(18),
+            workdir,
+            workers=workers,
+            pool_size=pool_size,
+        ) as server:
             yield server
     finally:
         postgres.drop_database(database)
