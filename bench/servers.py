@@ -162,8 +162,10 @@ def _tail(path: Path, size: int = 3000) -> str:
         return ""
 
 
-def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
+def _wait_ready(
+    process: subprocess.Popen[bytes], url: str, log: Path, timeout: float = READY_TIMEOUT
+) -> None:
+    deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             raise BenchError(f"patron serve exited (code {process.returncode}):\n{_tail(log)}")
@@ -171,9 +173,7 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
             if httpx2.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return
         if time.monotonic() > deadline:
-            raise BenchError(
-                f"patron serve was not ready within {READY_TIMEOUT:.0f} s:\n{_tail(log)}"
-            )
+            raise BenchError(f"patron serve was not ready within {timeout:.0f} s:\n{_tail(log)}")
         time.sleep(0.3)
 
 
@@ -221,7 +221,8 @@ def serve(
             cwd=REPO_ROOT,
         )
     try:
-        _wait_ready(process, url, log)
+        # each server process starts on its own after the migrations: more time on a busy machine
+        _wait_ready(process, url, log, timeout=READY_TIMEOUT * workers)
         yield PatronServer(url, process.pid, database, password, log, environment)
     finally:
         process.terminate()
