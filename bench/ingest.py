@@ -66,6 +66,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--worker-concurrency", type=int, default=4, help="jobs the worker runs at once"
     )
     group.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="server processes (patron serve --workers; default 1)",
+    )
+    group.add_argument(
+        "--pool-size",
+        type=int,
+        default=None,
+        help="database connections each server process keeps (PATRON_DATABASE_POOL_SIZE;"
+        " default Patron's)",
+    )
+    group.add_argument(
         "--rate",
         type=float,
         default=DEFAULT_RATE,
@@ -415,6 +428,8 @@ def run(context: Context) -> Report:
         options.max_requests,
     )
     concurrency = int(getattr(arguments, "worker_concurrency", 4) or 4)
+    server_workers = int(getattr(arguments, "server_workers", 1) or 1)
+    pool_size = getattr(arguments, "pool_size", None)
     rate = float(getattr(arguments, "rate", DEFAULT_RATE) or 0.0)
     paced_count = min(limit, int(rate * options.duration)) if rate > 0 else 0
     report = Report(
@@ -430,11 +445,15 @@ def run(context: Context) -> Report:
             "pgbench_version": pgbench.version(context.postgres.pgbench),
             "deliveries_at_most": limit,
             "worker_concurrency": concurrency,
+            "server_workers": server_workers,
+            "pool_size": pool_size,
             "steady_rate": rate,
         },
     )
     secret = secrets.token_urlsafe(24)
-    with patron_server(context.postgres, options.workdir) as server:
+    with patron_server(
+        context.postgres, options.workdir, workers=server_workers, pool_size=pool_size
+    ) as server:
         conninfo = context.postgres.libpq_url(server.database)
         connection_id = _connect_store(server, secret)
         path = f"/webhooks/shopify/{connection_id}"

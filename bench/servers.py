@@ -136,9 +136,17 @@ class PatronServer:
     environment: dict[str, str]
 
     def cpu_seconds(self) -> float:
-        """CPU time the server process has used so far (user and system)."""
-        times = psutil.Process(self.pid).cpu_times()
-        return float(times.user + times.system)
+        """CPU time the server has used so far (user and system), its worker processes
+        (``--workers``) included."""
+        process = psutil.Process(self.pid)
+        total = 0.0
+        for each in [process, *process.children(recursive=True)]:
+            try:
+                times = each.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
 
 
 def free_port() -> int:
@@ -154,8 +162,10 @@ def _tail(path: Path, size: int = 3000) -> str:
         return ""
 
 
-def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
+def _wait_ready(
+    process: subprocess.Popen[bytes], url: str, log: Path, timeout: float = READY_TIMEOUT
+) -> None:
+    deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             raise BenchError(f"patron serve exited (code {process.returncode}):\n{_tail(log)}")
@@ -163,20 +173,24 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
             if httpx2.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return
         if time.monotonic() > deadline:
-            raise BenchError(
-                f"patron serve was not ready within {READY_TIMEOUT:.0f} s:\n{_tail(log)}"
-            )
+            raise BenchError(f"patron serve was not ready within {timeout:.0f} s:\n{_tail(log)}")
         time.sleep(0.3)
 
 
 @contextlib.contextmanager
 def serve(
-    postgres: PostgresServer, database: str, password: str, workdir: Path
+    postgres: PostgresServer,
+    database: str,
+    password: str,
+    workdir: Path,
+    *,
+    workers: int = 1,
+    pool_size: int | None = None,
 ) -> Iterator[PatronServer]:
     """``patron serve --no-worker`` on ``database``, stopped by its PID.
 
     Configured as production would be apart from the demo data: JSON logs at INFO level, the
-    default connection pool, one process.
+    default connection pool (or ``pool_size``), ``workers`` server processes.
     """
     port = free_port()
     log = workdir / f"serve-{port}.log"
@@ -196,16 +210,19 @@ def serve(
             "PATRON_LOG_LEVEL": "INFO",
         }
     )
+    if pool_size is not None:
+        environment["PATRON_DATABASE_POOL_SIZE"] = str(pool_size)
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "patron.cli", "serve", "--no-worker"],
+            [sys.executable, "-m", "patron.cli", "serve", "--no-worker", "--workers", str(workers)],
             env=environment,
             stdout=output,
             stderr=subprocess.STDOUT,
             cwd=REPO_ROOT,
         )
     try:
-        _wait_ready(process, url, log)
+        # each server process starts on its own after the migrations: more time on a busy machine
+        _wait_ready(process, url, log, timeout=READY_TIMEOUT * workers)
         yield PatronServer(url, process.pid, database, password, log, environment)
     finally:
         process.terminate()
@@ -217,12 +234,21 @@ def serve(
 
 
 @contextlib.contextmanager
-def patron_server(postgres: PostgresServer, workdir: Path) -> Iterator[PatronServer]:
+def patron_server(
+    postgres: PostgresServer, workdir: Path, *, workers: int = 1, pool_size: int | None = None
+) -> Iterator[PatronServer]:
     """:func:`serve` on a throwaway database: migrated and demo staff seeded at start-up,
     dropped afterwards."""
     database = postgres.create_database("patron_bench")
     try:
-        with serve(postgres, database, secrets.token_urlsafe(18), workdir) as server:
+        with serve(
+            postgres,
+            database,
+            secrets.token_urlsafe(18),
+            workdir,
+            workers=workers,
+            pool_size=pool_size,
+        ) as server:
             yield server
     finally:
         postgres.drop_database(database)

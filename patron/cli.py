@@ -147,6 +147,12 @@ def serve(
     forwarded_allow_ips: Annotated[
         str, typer.Option(help="Proxies trusted for X-Forwarded-* headers")
     ] = "127.0.0.1",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Server processes sharing the port (each with its own job worker)"
+        ),
+    ] = 1,
 ) -> None:
     """Migrate, seed demo data on first start, and serve the panel and API."""
     import uvicorn
@@ -166,16 +172,36 @@ def serve(
     _banner(settings, host, port)
     # uvicorn re-raises SIGTERM once it has shut down; make that an exit that runs `finally`
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "proxy_headers": True,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "log_level": "warning",
+        "access_log": False,
+    }
     try:
-        uvicorn.run(
-            create_app(settings, run_worker_in_process=not no_worker),
-            host=host,
-            port=port,
-            proxy_headers=True,
-            forwarded_allow_ips=forwarded_allow_ips,
-            log_level="warning",
-            access_log=False,
-        )
+        if workers == 1:
+            uvicorn.run(create_app(settings, run_worker_in_process=not no_worker), **options)
+        else:
+            from patron.serving import IN_PROCESS_WORKER
+
+            # the processes read their settings as this one did, with the chosen address
+            os.environ.update(
+                {
+                    "PATRON_HOST": host,
+                    "PATRON_PORT": str(port),
+                    IN_PROCESS_WORKER: str(int(not no_worker)),
+                }
+            )
+            # a process that is slow to start on a busy machine is not restarted in a loop
+            uvicorn.run(
+                "patron.serving:app",
+                factory=True,
+                workers=workers,
+                timeout_worker_healthcheck=60,
+                **options,
+            )
     finally:
         if embedded is not None and started_here:
             embedded.stop()

@@ -86,7 +86,7 @@ async def receive(
     db: AsyncSession, connection: StoreConnection, topic: str, payload: dict[str, Any]
 ) -> WebhookReceipt:
     """Store a delivery the way the endpoint does, without HTTP (for long sequences)."""
-    receipt = await service.accept_delivery(
+    receipt_id = await service.accept_delivery(
         db,
         connection=connection,
         topic=topic,
@@ -95,6 +95,8 @@ async def receive(
         headers={"x-shopify-topic": topic},
         body=json.dumps(payload).encode(),
     )
+    assert receipt_id is not None
+    receipt = await db.scalar(select(WebhookReceipt).where(WebhookReceipt.id == receipt_id))
     assert receipt is not None
     return receipt
 
@@ -143,6 +145,36 @@ def customer_payload(
     }
 
 
+def line_item(
+    line_id: int,
+    title: str,
+    sku: str,
+    quantity: int,
+    price: str,
+    *,
+    current_quantity: int | None = None,
+    variant_title: str | None = None,
+) -> dict[str, Any]:
+    """A Shopify line item; ``current_quantity`` is what an order edit left of it."""
+    item: dict[str, Any] = {
+        "id": line_id,
+        "title": title,
+        "variant_title": variant_title,
+        "sku": sku,
+        "quantity": quantity,
+        "price": price,
+        "total_discount": "0.00",
+        "discount_allocations": [],
+    }
+    if current_quantity is not None:
+        item["current_quantity"] = current_quantity
+    return item
+
+
+MUGS = line_item(1001, "Analytical Engine Mug", "MUG-BLUE", 2, "19.99", variant_title="Blue")
+NOTEBOOK = line_item(1002, "Punch Card Notebook", "NOTE-1", 1, "45.00")
+
+
 def order_payload(
     order_id: int = 450789469,
     *,
@@ -154,6 +186,7 @@ def order_payload(
     fulfillments: list[dict[str, Any]] | None = None,
     cancelled: bool = False,
     customer: dict[str, Any] | None = None,
+    lines: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """An order of two lines: 2 × 19.99 and 1 × 45.00, 5.00 off, 7.50 shipping, 8.00 tax
     → 95.48."""
@@ -179,28 +212,7 @@ def order_payload(
         "tags": tags,
         "payment_gateway_names": ["shopify_payments"],
         "discount_codes": [{"code": "WELCOME5", "amount": "5.00", "type": "fixed_amount"}],
-        "line_items": [
-            {
-                "id": 1001,
-                "title": "Analytical Engine Mug",
-                "variant_title": "Blue",
-                "sku": "MUG-BLUE",
-                "quantity": 2,
-                "price": "19.99",
-                "total_discount": "0.00",
-                "discount_allocations": [],
-            },
-            {
-                "id": 1002,
-                "title": "Punch Card Notebook",
-                "variant_title": None,
-                "sku": "NOTE-1",
-                "quantity": 1,
-                "price": "45.00",
-                "total_discount": "0.00",
-                "discount_allocations": [],
-            },
-        ],
+        "line_items": lines if lines is not None else [dict(MUGS), dict(NOTEBOOK)],
         "shipping_lines": [{"title": "Standard", "price": "7.50"}],
         "customer": customer if customer is not None else customer_payload(minutes=0),
         "billing_address": {

@@ -17,42 +17,58 @@ from patron.models import (
     Customer,
     CustomerMetrics,
     Order,
+    OrderLine,
     Payment,
     Refund,
     Shipment,
     TimelineEntry,
 )
 from tests.test_integrations_helpers import (
+    MUGS,
+    NOTEBOOK,
     connect_shop,
     fulfillment_payload,
+    line_item,
     order_payload,
     receive,
     refund_payload,
     work,
 )
 
-FULFILMENT = fulfillment_payload(minutes=20)
+FULFILMENT = {
+    **fulfillment_payload(minutes=20),
+    "line_items": [
+        {"id": 1001, "quantity": 1, "title": "Analytical Engine Mug", "sku": "MUG-BLUE"},
+        {"id": 1002, "quantity": 1, "title": "Punch Card Notebook", "sku": "NOTE-1"},
+    ],
+}
 REFUND = refund_payload()
-# one order's life: created, edited, paid, fulfilled, partly refunded; the refund and the
-# fulfilment also come as their own topics
+POSTER = line_item(1003, "Difference Engine Poster", "POSTER-1", 1, "12.00")
+# after the edits: one mug left of two, the poster added then removed again
+EDITED = [
+    {**MUGS, "current_quantity": 1},
+    {**NOTEBOOK, "current_quantity": 1},
+    {**POSTER, "current_quantity": 0},
+]
+# the refunded mug is gone from current_quantity too
+REFUNDED = [{**EDITED[0], "current_quantity": 0}, *EDITED[1:]]
+
+
+def _gift(minutes: int, lines: list[dict[str, Any]] | None = None, **more: Any) -> dict[str, Any]:
+    return order_payload(minutes=minutes, note="gift wrap", tags="gift", lines=lines, **more)
+
+
+# one order's life: created, edited (a note, a line added, then a line removed and a
+# quantity lowered), paid, fulfilled, partly refunded; the refund and the fulfilment also
+# come as their own topics
 DELIVERIES: list[tuple[str, dict[str, Any]]] = [
     ("orders/create", order_payload()),
-    ("orders/updated", order_payload(minutes=2, note="gift wrap", tags="gift")),
-    (
-        "orders/paid",
-        order_payload(minutes=5, financial_status="paid", note="gift wrap", tags="gift"),
-    ),
+    ("orders/updated", _gift(2)),
+    ("orders/updated", _gift(3, [MUGS, NOTEBOOK, POSTER])),
+    ("orders/updated", _gift(4, EDITED)),
+    ("orders/paid", _gift(5, EDITED, financial_status="paid")),
     ("fulfillments/create", FULFILMENT),
-    (
-        "orders/fulfilled",
-        order_payload(
-            minutes=20,
-            financial_status="paid",
-            note="gift wrap",
-            tags="gift",
-            fulfillments=[FULFILMENT],
-        ),
-    ),
+    ("orders/fulfilled", _gift(20, EDITED, financial_status="paid", fulfillments=[FULFILMENT])),
     ("refunds/create", REFUND),
     (
         "orders/updated",
@@ -63,6 +79,7 @@ DELIVERIES: list[tuple[str, dict[str, Any]]] = [
             tags="gift, refund",
             fulfillments=[FULFILMENT],
             refunds=[REFUND],
+            lines=REFUNDED,
         ),
     ),
 ]
@@ -76,6 +93,7 @@ async def _end_state(db: AsyncSession) -> dict[str, Any]:
     payments = await db.scalars(select(Payment).where(Payment.order_id == order.id))
     refunds = await db.scalars(select(Refund).where(Refund.order_id == order.id))
     shipments = await db.scalars(select(Shipment).where(Shipment.order_id == order.id))
+    lines = await db.scalars(select(OrderLine).where(OrderLine.order_id == order.id))
     metrics = await db.get(CustomerMetrics, order.customer_id)
     assert metrics is not None
     await db.refresh(metrics)
@@ -84,6 +102,7 @@ async def _end_state(db: AsyncSession) -> dict[str, Any]:
         "order": (
             order.number,
             order.total,
+            order.items_count,
             order.financial_status,
             order.fulfillment_status,
             order.refunded_total,
@@ -95,6 +114,7 @@ async def _end_state(db: AsyncSession) -> dict[str, Any]:
         "payments": sorted((p.amount, p.status, p.external_id) for p in payments),
         "refunds": sorted((r.amount, r.external_id) for r in refunds),
         "shipments": sorted((s.external_id, s.status) for s in shipments),
+        "lines": sorted((line.position, line.sku, line.quantity, line.total) for line in lines),
         "metrics": (
             metrics.orders_count,
             metrics.total_spent,
@@ -147,8 +167,18 @@ async def test_duplicate_and_out_of_order_deliveries_end_where_in_order_ones_do(
 ) -> None:
     sequence, shuffled = case
     expected, expected_timeline = await _play(db, settings, list(range(len(DELIVERIES))))
-    assert expected["order"][2:5] == ("partially_refunded", "fulfilled", Decimal("20.00"))
-    assert expected["payments"] == [(Decimal("95.48"), "succeeded", "shopify:450789469:paid:95.48")]
+    assert expected["order"][1:6] == (
+        Decimal("75.49"),
+        2,
+        "partially_refunded",
+        "fulfilled",
+        Decimal("20.00"),
+    )
+    assert expected["lines"] == [
+        (0, "MUG-BLUE", 1, Decimal("19.99")),
+        (1, "NOTE-1", 1, Decimal("45.00")),
+    ]
+    assert expected["payments"] == [(Decimal("75.49"), "succeeded", "shopify:450789469:paid:75.49")]
     state, timeline = await _play(db, settings, sequence)
     assert state == expected
     if not shuffled:

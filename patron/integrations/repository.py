@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,7 @@ from patron.models import (
     WebhookDelivery,
     WebhookReceipt,
 )
+from patron.worker.enqueue import DEFER_ONE
 
 
 async def list_connections(db: AsyncSession) -> list[StoreConnection]:
@@ -37,17 +39,59 @@ async def connection_by_domain(
     )
 
 
-async def claim_delivery(
-    db: AsyncSession, *, connection_id: uuid.UUID, delivery_id: str, receipt_id: uuid.UUID
-) -> bool:
-    """Record a delivery id; False when this connection accepted it before."""
-    claimed = await db.scalar(
-        insert(WebhookDelivery)
-        .values(connection_id=connection_id, delivery_id=delivery_id, receipt_id=receipt_id)
-        .on_conflict_do_nothing()
-        .returning(WebhookDelivery.receipt_id)
+# the de-duplication key, the receipt and its job in one statement: nothing at all when the
+# connection accepted this delivery id before (constant SQL, no input: S608)
+_ACCEPT = text(
+    f"""
+    WITH claimed AS (
+        INSERT INTO webhook_delivery (connection_id, delivery_id, receipt_id, received_at)
+        VALUES (:connection_id, :delivery_id, :receipt_id, :received_at)
+        ON CONFLICT DO NOTHING
+        RETURNING receipt_id
+    ), receipt AS (
+        INSERT INTO webhook_receipt (id, received_at, connection_id, provider, topic,
+                                     delivery_id, event_id, headers, body)
+        SELECT receipt_id, :received_at, :connection_id, :provider, :topic, :delivery_id,
+               :event_id, CAST(:headers AS jsonb), :body
+        FROM claimed
+        RETURNING id
     )
-    return claimed is not None
+    SELECT id, {DEFER_ONE} FROM receipt
+    """  # noqa: S608
+)
+
+
+async def accept_delivery(
+    db: AsyncSession,
+    *,
+    receipt_id: uuid.UUID,
+    received_at: datetime,
+    connection_id: uuid.UUID,
+    provider: str,
+    topic: str,
+    delivery_id: str,
+    event_id: str,
+    headers: dict[str, str],
+    body: bytes,
+    job: dict[str, Any],
+) -> bool:
+    """Store a delivery with its job, unless the connection accepted it before (False)."""
+    stored = await db.execute(
+        _ACCEPT,
+        {
+            "receipt_id": receipt_id,
+            "received_at": received_at,
+            "connection_id": connection_id,
+            "provider": provider,
+            "topic": topic,
+            "delivery_id": delivery_id,
+            "event_id": event_id,
+            "headers": json.dumps(headers),
+            "body": body,
+            **job,
+        },
+    )
+    return stored.first() is not None
 
 
 async def last_deliveries(

@@ -29,7 +29,7 @@ from patron.kit.time import utcnow
 from patron.kit.urls import check_http_url
 from patron.models import Channel, StoreConnection, WebhookReceipt
 from patron.orders.service import create_channel
-from patron.worker.enqueue import enqueue
+from patron.worker.enqueue import enqueue, job_values
 
 SUPPORTED_PROVIDERS = ("shopify", "woocommerce", "stripe")
 SHOPIFY_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,60}\.myshopify\.com$")
@@ -271,11 +271,17 @@ async def accept_delivery(
     event_id: str,
     headers: Mapping[str, str],
     body: bytes,
-) -> WebhookReceipt | None:
-    """Store a verified delivery and enqueue its processing; None for a delivery already
-    accepted (the store retried, or replayed it)."""
-    receipt = WebhookReceipt(
-        id=new_id(),
+) -> uuid.UUID | None:
+    """Store a verified delivery and enqueue its processing, in one round trip to the
+    database; the new receipt's id, or None for a delivery already accepted (the store
+    retried, or replayed it)."""
+    from patron.integrations.tasks import process_receipt
+
+    receipt_id = new_id()
+    accepted = await repository.accept_delivery(
+        db,
+        receipt_id=receipt_id,
+        received_at=utcnow(),
         connection_id=connection.id,
         provider=connection.provider,
         topic=topic[:100],
@@ -283,16 +289,9 @@ async def accept_delivery(
         event_id=event_id[:200],
         headers=dict(headers),
         body=body,
-        received_at=utcnow(),
+        job=job_values(process_receipt, receipt_id=str(receipt_id)),
     )
-    if not await repository.claim_delivery(
-        db, connection_id=connection.id, delivery_id=receipt.delivery_id, receipt_id=receipt.id
-    ):
-        return None
-    db.add(receipt)
-    await db.flush()
-    await enqueue_processing(db, receipt.id)
-    return receipt
+    return receipt_id if accepted else None
 
 
 async def enqueue_processing(db: AsyncSession, receipt_id: uuid.UUID) -> None:

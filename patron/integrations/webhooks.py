@@ -135,7 +135,7 @@ async def receive(
         or headers.get(provider.event_header)
         or "sha256:" + hashlib.sha256(body).hexdigest()
     )
-    receipt = await service.accept_delivery(
+    receipt_id = await service.accept_delivery(
         db,
         connection=connection,
         topic=topic,
@@ -144,9 +144,9 @@ async def receive(
         headers={name: headers[name][:500] for name in provider.kept_headers if name in headers},
         body=body,
     )
-    if receipt is None:
+    if receipt_id is None:
         return JSONResponse({"status": "duplicate"})
-    return JSONResponse({"status": "accepted", "receipt_id": str(receipt.id)})
+    return JSONResponse({"status": "accepted", "receipt_id": str(receipt_id)})
 
 
 @router.post("/webhooks/shopify/{connection_id}")

@@ -21,6 +21,7 @@ TIMELINE_KINDS = (
     "order_placed",
     "order_status",
     "order_cancelled",
+    "order_edited",
     "payment",
     "refund",
     "shipment",
@@ -36,7 +37,14 @@ TIMELINE_KINDS = (
 KIND_GROUPS: dict[str, tuple[str, ...]] = {
     "notes": ("note",),
     "activities": ("call", "meeting", "email_logged"),
-    "orders": ("order_placed", "order_status", "order_cancelled", "payment", "refund"),
+    "orders": (
+        "order_placed",
+        "order_status",
+        "order_cancelled",
+        "order_edited",
+        "payment",
+        "refund",
+    ),
     "shipping": ("shipment", "return"),
     "profile": ("consent", "profile", "merge", "import"),
 }

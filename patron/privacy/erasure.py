@@ -65,7 +65,14 @@ from patron.timeline.files import remove_stored_file
 # a raw delivery about an erased person keeps its place in the pipeline, not its content;
 # processing recognises this body and ignores it
 REDACTED_BODY = b'{"redacted": true}'
-ORDER_TIMELINE_KINDS = ("order_placed", "order_status", "order_cancelled", "payment", "refund")
+ORDER_TIMELINE_KINDS = (
+    "order_placed",
+    "order_status",
+    "order_cancelled",
+    "order_edited",
+    "payment",
+    "refund",
+)
 CLEARED_PROFILE: dict[str, Any] = {
     "first_name": "",
     "last_name": "",

@@ -15,6 +15,7 @@ from typing import Any
 from patron.errors import InvalidInput
 from patron.integrations.context import Context, OrderNotYetKnown, Outcome
 from patron.integrations.shopify import customers, payloads
+from patron.kit.contact import CENT
 from patron.models import Order, OrderLine, Shipment
 from patron.orders import repository as orders_repository
 from patron.orders import service as orders
@@ -57,6 +58,55 @@ def _number(data: payloads.Order) -> str:
     return str(data.order_number or data.id)
 
 
+def _refunded_units(data: payloads.Order, *, with_money: bool) -> dict[int, int]:
+    units: dict[int, int] = {}
+    for refund in data.refunds:
+        if (refund.amount > 0) == with_money:
+            for item in refund.refund_line_items:
+                units[item.line_item_id] = units.get(item.line_item_id, 0) + item.quantity
+    return units
+
+
+def _quantities(data: payloads.Order) -> list[int]:
+    """How many units of each Shopify line the order holds now. Units refunded with money stay
+    on the order (Patron records the refund's money against it); units taken off by an order
+    edit go: ``current_quantity`` says so (API 2024-01+), older versions list them as refund
+    lines that moved no money."""
+    kept = _refunded_units(data, with_money=True)
+    removed = _refunded_units(data, with_money=False)
+    quantities = []
+    for line in data.line_items:
+        if line.current_quantity is not None:
+            quantity = line.current_quantity + kept.get(line.id, 0)
+        else:
+            quantity = line.quantity - removed.get(line.id, 0)
+        quantities.append(min(max(quantity, 0), line.quantity))
+    return quantities
+
+
+def _line_requests(data: payloads.Order) -> list[orders.LineRequest]:
+    """The order's lines as they stand; a line's position is its index among Shopify's line
+    items, which keep their place (a removed one stays, with no units)."""
+    requests = []
+    for position, (line, quantity) in enumerate(
+        zip(data.line_items, _quantities(data), strict=True)
+    ):
+        if quantity == 0:
+            continue
+        requests.append(
+            orders.LineRequest(
+                quantity=quantity,
+                title=(line.title or "Item")[:255],
+                variant_title=line.variant_title[:255],
+                sku=line.sku[:100],
+                unit_price=line.price,
+                discount_total=(_line_discount(line) * quantity / line.quantity).quantize(CENT),
+                position=position,
+            )
+        )
+    return requests
+
+
 async def _place(ctx: Context, data: payloads.Order) -> Order:
     customer = await customers.for_order(ctx, data)
     line_discounts = sum((_line_discount(line) for line in data.line_items), Decimal("0"))
@@ -72,17 +122,7 @@ async def _place(ctx: Context, data: payloads.Order) -> Order:
         external_id=str(data.id),
         placed_at=data.created_at,
         currency=data.currency.upper(),
-        lines=[
-            orders.LineRequest(
-                quantity=line.quantity,
-                title=(line.title or "Item")[:255],
-                variant_title=line.variant_title[:255],
-                sku=line.sku[:100],
-                unit_price=line.price,
-                discount_total=_line_discount(line),
-            )
-            for line in data.line_items
-        ],
+        lines=_line_requests(data),
         discounts=[(code, Decimal("0")) for code in codes]
         + ([("", order_discount)] if order_discount > 0 else []),
         shipping_total=sum((s.price for s in data.shipping_lines), Decimal("0")),
@@ -251,6 +291,16 @@ async def sync_order(ctx: Context, data: payloads.Order) -> Outcome:
         order = await _place(ctx, data)
     else:
         await _sync_details(ctx, order, data)
+        if order.cancelled_at is None:
+            await orders.edit_lines(
+                ctx.db,
+                ctx.settings,
+                order,
+                actor=ctx.actor,
+                lines=_line_requests(data),
+                channel=ctx.channel,
+                occurred_at=data.updated_at,
+            )
     if order.cancelled_at is None:
         await _sync_payments(ctx, order, data)
     for refund in data.refunds:

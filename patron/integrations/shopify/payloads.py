@@ -69,6 +69,8 @@ class LineItem(Payload):
     variant_title: Text = ""
     sku: Text = ""
     quantity: int = Field(gt=0)
+    # what remains after order edits and refunds (API 2024-01 and later); 0 once removed
+    current_quantity: int | None = Field(default=None, ge=0)
     price: Money
     total_discount: Money = Decimal("0")
     discount_allocations: list[DiscountAllocation] = Field(default_factory=list)

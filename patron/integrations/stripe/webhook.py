@@ -72,7 +72,7 @@ async def receive(
             headers={"Retry-After": "3600"},
         )
     event_id, kind = _identity(body)
-    receipt = await service.accept_delivery(
+    receipt_id = await service.accept_delivery(
         db,
         connection=connection,
         topic=kind,
@@ -81,6 +81,6 @@ async def receive(
         headers={name: request.headers[name][:500] for name in KEPT if name in request.headers},
         body=body,
     )
-    if receipt is None:
+    if receipt_id is None:
         return JSONResponse({"status": "duplicate"})
-    return JSONResponse({"status": "accepted", "receipt_id": str(receipt.id)})
+    return JSONResponse({"status": "accepted", "receipt_id": str(receipt_id)})

@@ -12,6 +12,7 @@ from patron.orders.service.channels import (
     get_channel,
     update_channel,
 )
+from patron.orders.service.edits import edit_lines
 from patron.orders.service.orders import (
     LineRequest,
     PaymentRequest,
@@ -46,6 +47,7 @@ __all__ = [
     "create_return",
     "create_shipment",
     "delete_channel",
+    "edit_lines",
     "get_channel",
     "mark_abandoned_carts",
     "order_id_from_token",

@@ -68,6 +68,7 @@ class LineRequest:
     sku: str | None = None
     unit_price: Decimal | None = None
     discount_total: Decimal = Decimal("0")
+    position: int | None = None  # default: its index among the lines
 
 
 @dataclass
@@ -128,7 +129,7 @@ def normalise_address(address: Mapping[str, Any] | None, *, field: str) -> dict[
     return clean
 
 
-async def _build_lines(
+async def build_lines(
     db: AsyncSession, requests: Sequence[LineRequest], *, currency: str
 ) -> list[OrderLine]:
     if not requests:
@@ -194,7 +195,7 @@ async def _build_lines(
                 quantity=request.quantity,
                 discount_total=cents(request.discount_total),
                 total=gross - cents(request.discount_total),
-                position=position,
+                position=position if request.position is None else request.position,
             )
         )
     return lines
@@ -298,7 +299,7 @@ async def place_order(
                 code="duplicate_external_id",
                 details=[{"field": "external_id", "message": "already used"}],
             )
-    order_lines = await _build_lines(db, lines, currency=currency)
+    order_lines = await build_lines(db, lines, currency=currency)
     if any(amount < 0 for _, amount in discounts) or shipping_total < 0 or tax_total < 0:
         raise invalid("discounts", "Amounts cannot be negative.", "negative_amount")
     subtotal = sum((line.unit_price * line.quantity for line in order_lines), Decimal("0"))
