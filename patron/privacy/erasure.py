@@ -58,6 +58,7 @@ from patron.models import (
     TrackingEventKey,
     WebhookReceipt,
 )
+from patron.models.timeline import KIND_GROUPS
 from patron.privacy import repository
 from patron.privacy.scrub import Needles, redact_audit_details
 from patron.timeline.files import remove_stored_file
@@ -65,14 +66,8 @@ from patron.timeline.files import remove_stored_file
 # a raw delivery about an erased person keeps its place in the pipeline, not its content;
 # processing recognises this body and ignores it
 REDACTED_BODY = b'{"redacted": true}'
-ORDER_TIMELINE_KINDS = (
-    "order_placed",
-    "order_status",
-    "order_cancelled",
-    "order_edited",
-    "payment",
-    "refund",
-)
+# the entries about orders: the feed's "orders" group, one list for both
+ORDER_TIMELINE_KINDS = KIND_GROUPS["orders"]
 CLEARED_PROFILE: dict[str, Any] = {
     "first_name": "",
     "last_name": "",
