@@ -11,8 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx2
-from hypothesis import HealthCheck, Phase, given
-from hypothesis import settings as examples
+from hypothesis import given
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,13 +19,12 @@ from patron.analytics import product_rollups, rollups
 from patron.analytics.period import ReportPeriod
 from patron.analytics.sales import reports, repository
 from patron.analytics.sales.repository import Window
-from patron.audit.service import SYSTEM
 from patron.config import Settings
 from patron.models import Order, OrderLine, ProductSalesDaily
 from patron.orders.service import LineRequest
-from patron.users import service as users_service
 from tests.conftest import MakeKey, MakeUser, bearer
 from tests.shop import make_customer
+from tests.test_reports_customers import reporting_rep
 from tests.test_reports_sales import (
     TODAY,
     Change,
@@ -34,6 +32,7 @@ from tests.test_reports_sales import (
     at,
     build_shop,
     changes,
+    rollup_examples,
     sell,
     week,
 )
@@ -89,12 +88,7 @@ async def product_recomputed(db: AsyncSession) -> Rows:
     return {key: (r[0], len(r[1]), r[2], r[3], r[4]) for key, r in sums.items()}
 
 
-@examples(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-)
+@rollup_examples(20)
 @given(steps=changes)
 async def test_the_product_rollup_always_equals_a_recomputation_from_the_lines(
     steps: list[Change], db: AsyncSession, settings: Settings
@@ -252,15 +246,7 @@ async def test_a_rep_with_own_scope_sees_only_their_customers_products(
     make_key: MakeKey,
 ) -> None:
     shop = await build_shop(db, settings)  # every order is someone else's customer's
-    await users_service.create_role(
-        db,
-        actor=SYSTEM,
-        name="reporting-rep",
-        label="Reporting rep",
-        scopes=["customers:read", "reports:read"],
-        record_scope="own",
-    )
-    rep = await make_user("reporting-rep")
+    rep = await reporting_rep(db, make_user)
     mine = await make_customer(db, owner_id=rep.user.id)
     await sell(
         db,

@@ -616,12 +616,17 @@ async def apply_changes(db: AsyncSession, settings: Settings, steps: list[Change
                     )
 
 
-@examples(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-)
+def rollup_examples(count: int) -> examples:
+    """Hypothesis settings of the rollup property tests (a database per example is slow)."""
+    return examples(
+        max_examples=count,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    )
+
+
+@rollup_examples(25)
 @given(steps=changes)
 async def test_the_rollup_always_equals_a_recomputation_from_the_orders(
     steps: list[Change],

@@ -26,7 +26,19 @@ from patron.models.orders import CURRENCY_CHECK
 SUM = Numeric(16, 2)
 
 
-class SalesDaily(Base):
+class DailyKey:
+    """A daily rollup's key: a UTC day, a channel (None: orders without one) and an order
+    currency. The rows are derived, never exposed: made in SQL by set-based recomputation."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
+    day: Mapped[date] = mapped_column(Date)
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE"), index=True
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class SalesDaily(DailyKey, Base):
     """One UTC day of one channel's sales in one order currency, amounts converted to the
     shop currency. Always recomputed from the orders, never incremented."""
 
@@ -43,13 +55,6 @@ class SalesDaily(Base):
         ),
     )
 
-    # derived rows, never exposed: made in SQL by the set-based recomputation
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
-    day: Mapped[date] = mapped_column(Date)
-    channel_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("channel.id", ondelete="CASCADE"), index=True
-    )
-    currency: Mapped[str] = mapped_column(String(3))
     orders_count: Mapped[int] = mapped_column(Integer, server_default="0")
     gross_sales: Mapped[Decimal] = mapped_column(SUM, server_default="0")
     discounts: Mapped[Decimal] = mapped_column(SUM, server_default="0")
@@ -64,7 +69,7 @@ class SalesDaily(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-class ProductSalesDaily(Base):
+class ProductSalesDaily(DailyKey, Base):
     """One UTC day of one product's sales in one channel and order currency: the order lines
     of the uncancelled orders placed that day, and how many of their units came back. Lines
     without a product are keyed by their title. Always recomputed, never incremented."""
@@ -83,12 +88,6 @@ class ProductSalesDaily(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
-    day: Mapped[date] = mapped_column(Date)
-    channel_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("channel.id", ondelete="CASCADE"), index=True
-    )
-    currency: Mapped[str] = mapped_column(String(3))
     # the product's id as text, or "title:" and the line's title for a custom item
     item_key: Mapped[str] = mapped_column(Text)
     # no foreign key: a deleted product's rows stay until `patron reports rebuild` regroups them
