@@ -8,6 +8,7 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -19,10 +20,13 @@ from patron.analytics import product_rollups, rollups
 from patron.analytics.period import ReportPeriod
 from patron.analytics.sales import reports, repository
 from patron.analytics.sales.repository import Window
+from patron.analytics.sales.tasks import rollup_nightly
 from patron.config import Settings
+from patron.kit.time import utcnow
 from patron.models import Order, OrderLine, ProductSalesDaily
 from patron.orders.service import LineRequest
-from tests.conftest import MakeKey, MakeUser, bearer
+from patron.worker.app import set_runtime
+from tests.conftest import IsolatedDatabase, MakeKey, MakeUser, bearer, make_settings
 from tests.shop import make_customer
 from tests.test_reports_customers import reporting_rep
 from tests.test_reports_sales import (
@@ -104,12 +108,8 @@ async def test_the_product_rollup_always_equals_a_recomputation_from_the_lines(
         for days, channel_id in ((7, None), (41, None), (41, await _any_channel(db))):
             window = _last(days, channel_id)
             for sort in ("revenue", "units"):
-                assert await _top(db, window, sort, rolled=True) == await _top(
-                    db, window, sort, rolled=False
-                )
-            assert await _returns(db, window, rolled=True) == await _returns(
-                db, window, rolled=False
-            )
+                rolled = await _tables(db, window, sort, rolled=True)
+                assert rolled == await _tables(db, window, sort, rolled=False)
     finally:
         await savepoint.rollback()
 
@@ -124,12 +124,13 @@ def _last(days: int, channel_id: uuid.UUID | None = None) -> Window:
     return Window(period.since, period.until, channel_id)
 
 
-async def _top(db: AsyncSession, window: Window, sort: str, *, rolled: bool) -> list[Any]:
-    return await repository.top_products(db, window, sort=sort, limit=100, rolled=rolled)
+async def _tables(db: AsyncSession, window: Window, sort: str, *, rolled: bool) -> Any:
+    return await repository.product_tables(db, window, sort=sort, limit=100, rolled=rolled)
 
 
-async def _returns(db: AsyncSession, window: Window, *, rolled: bool) -> list[Any]:
-    return await repository.product_returns(db, window, limit=100, rolled=rolled)
+async def _top(db: AsyncSession, window: Window, sort: str) -> list[Any]:
+    top, _ = await _tables(db, window, sort, rolled=True)
+    return list(top)
 
 
 async def test_the_rollup_and_the_lines_agree_on_the_shop_for_every_filter(
@@ -145,16 +146,14 @@ async def test_the_rollup_and_the_lines_agree_on_the_shop_for_every_filter(
         Window(*_bounds(TODAY - timedelta(days=8)), shop.web.id),
     ]
     for window in windows:
-        rolled = await _top(db, window, "revenue", rolled=True)
-        assert rolled == await _top(db, window, "revenue", rolled=False)
-        assert await _returns(db, window, rolled=True) == await _returns(db, window, rolled=False)
-    stall = await _top(db, _last(7, shop.stall.id), "revenue", rolled=True)
+        for sort in ("revenue", "units"):
+            rolled = await _tables(db, window, sort, rolled=True)
+            assert rolled == await _tables(db, window, sort, rolled=False)
+    stall = await _top(db, _last(7, shop.stall.id), "revenue")
     assert [(row.title, row.units, row.revenue) for row in stall] == [
         ("Stoneware Mug", 1, Decimal("12.50"))
     ]
-    previous_week = await _top(
-        db, Window(*_bounds(TODAY - timedelta(days=8))), "units", rolled=True
-    )
+    previous_week = await _top(db, Window(*_bounds(TODAY - timedelta(days=8))), "units")
     assert [(row.title, row.orders) for row in previous_week] == [("Linen Shirt", 1)]
 
 
@@ -274,3 +273,24 @@ async def test_a_rep_with_own_scope_sees_only_their_customers_products(
     everyone = bearer(await make_key(await make_user("analyst")))
     full = (await client.get("/api/v1/reports/products", headers=everyone, params=week())).json()
     assert {r["title"]: r["orders"] for r in full["top"]}["Stoneware Mug"] == 3
+
+
+async def test_the_nightly_job_fills_an_empty_product_rollup_and_counts_the_pairs(
+    isolated_database: IsolatedDatabase, tmp_path: Path
+) -> None:
+    """A database upgraded with orders in it: migration 0020 leaves the tables empty."""
+    settings = make_settings(isolated_database.url, tmp_path)
+    set_runtime(settings, isolated_database.database)
+    async with isolated_database.database.transaction() as db:
+        await build_shop(db, settings)
+        expected = await product_recomputed(db)
+        await db.execute(text("DELETE FROM product_sales_daily"))
+        assert await product_rollups.unfilled_since(db) == TODAY - timedelta(days=8)
+
+    await rollup_nightly(timestamp=int(utcnow().timestamp()))
+    async with isolated_database.database.transaction() as db:
+        assert await product_rollup(db) == expected
+        assert await product_rollups.unfilled_since(db) is None
+        assert await repository.pairs_window(db) is not None
+        kept = await repository.kept_pairs(db, channel_id=None, limit=10)
+        assert [pair.orders for pair in kept] == [1]

@@ -247,8 +247,9 @@ async def products_report(
         seconds = timeout_seconds
         limited = statement_timeout(db, round(seconds * 1000), lambda: ReportTimeout(seconds))
     async with limited:
-        top = await repository.top_products(db, window, sort=sort, limit=limit, rolled=rolled)
-        returns = await repository.product_returns(db, window, limit=limit, rolled=rolled)
+        top, returns = await repository.product_tables(
+            db, window, sort=sort, limit=limit, rolled=rolled
+        )
         most = LIVE_PAIR_ORDERS if live_pair_orders is None else live_pair_orders
         if rolled and await repository.orders_in(db, window) > most:
             pairs = await repository.kept_pairs(db, channel_id=window.channel_id, limit=limit)

@@ -166,23 +166,28 @@ _ROLLED = """
 # the product's current title, else the line's (as the queries over the lines)
 _TITLE = "coalesce(p.title, s.title)"
 
-_TOP_ROLLED = text(
+# both tables from one pass over the rollup's rows of the period: "top" by revenue (or units)
+# and "returns" by return rate, ordered as the queries over the lines order them
+_TABLES_ROLLED = text(
     f"""
-    SELECT s.product_id, {_TITLE} AS title, s.units, round(s.revenue, 2), s.orders
-    FROM ({_ROLLED}) s LEFT JOIN product p ON p.id = CAST(s.product_id AS uuid)
-    ORDER BY CASE WHEN :sort = 'units' THEN s.units END DESC NULLS LAST,
-             s.revenue DESC, s.units DESC, 2
-    LIMIT :limit
-    """  # noqa: S608
-)
-
-_RETURNS_ROLLED = text(
-    f"""
-    SELECT s.product_id, {_TITLE} AS title, s.units, s.returned
-    FROM ({_ROLLED}) s LEFT JOIN product p ON p.id = CAST(s.product_id AS uuid)
-    WHERE s.returned > 0
-    ORDER BY CAST(s.returned AS numeric) / s.units DESC, s.returned DESC, 2
-    LIMIT :limit
+    WITH s AS MATERIALIZED (
+        SELECT s.*, {_TITLE} AS shown
+        FROM ({_ROLLED}) s LEFT JOIN product p ON p.id = CAST(s.product_id AS uuid)
+    ),
+    top AS (
+        SELECT 'top' AS tab, row_number() OVER (
+            ORDER BY CASE WHEN :sort = 'units' THEN units END DESC NULLS LAST,
+                     revenue DESC, units DESC, shown) AS n, *
+        FROM s
+    ),
+    back AS (
+        SELECT 'returns' AS tab, row_number() OVER (
+            ORDER BY CAST(returned AS numeric) / units DESC, returned DESC, shown) AS n, *
+        FROM s WHERE returned > 0
+    )
+    SELECT tab, product_id, shown, units, round(revenue, 2), orders, returned
+    FROM (SELECT * FROM top WHERE n <= :limit UNION ALL SELECT * FROM back WHERE n <= :limit) t
+    ORDER BY tab, n
     """  # noqa: S608
 )
 
@@ -271,26 +276,25 @@ class Window:
         }
 
 
-async def top_products(
+async def product_tables(
     db: AsyncSession, window: Window, *, sort: str, limit: int, rolled: bool
-) -> list[TopProduct]:
-    """The best sellers, from the rollup (``rolled``) or from the order lines."""
+) -> tuple[list[TopProduct], list[ProductReturns]]:
+    """The best sellers and the highest return rates, from the rollup (``rolled``, one
+    statement) or from the order lines."""
     if rolled:
-        rows = await db.execute(_TOP_ROLLED, {**window.days, "sort": sort, "limit": limit})
-    else:
-        rows = await db.execute(_TOP, {**window.lines, "sort": sort, "limit": limit})
-    return [TopProduct(*row) for row in rows]
-
-
-async def product_returns(
-    db: AsyncSession, window: Window, *, limit: int, rolled: bool
-) -> list[ProductReturns]:
-    """The highest return rates, from the rollup (``rolled``) or from the order lines."""
-    if rolled:
-        rows = await db.execute(_RETURNS_ROLLED, {**window.days, "limit": limit})
-    else:
-        rows = await db.execute(_RETURNS, {**window.lines, "limit": limit})
-    return [ProductReturns(row[0], row[1], int(row[2]), int(row[3])) for row in rows]
+        rows = (
+            await db.execute(_TABLES_ROLLED, {**window.days, "sort": sort, "limit": limit})
+        ).all()
+        return (
+            [TopProduct(*row[1:6]) for row in rows if row[0] == "top"],
+            [ProductReturns(row[1], row[2], row[3], row[6]) for row in rows if row[0] == "returns"],
+        )
+    top = await db.execute(_TOP, {**window.lines, "sort": sort, "limit": limit})
+    back = await db.execute(_RETURNS, {**window.lines, "limit": limit})
+    return (
+        [TopProduct(*row) for row in top],
+        [ProductReturns(row[0], row[1], int(row[2]), int(row[3])) for row in back],
+    )
 
 
 async def product_pairs(
