@@ -115,6 +115,13 @@ FILL_RANGE = _insert(
 rows: for bulk loads that nothing else writes to meanwhile (the demo shop, the benchmark)."""
 
 
+async def fill(db: AsyncSession, *, first: date, last: date) -> None:
+    """Fill an empty rollup from ``first`` to ``last`` in one statement (``FILL_RANGE``):
+    far faster than key by key, but without locks, so a change to an older day made while it
+    runs can be missed until a rebuild (the nightly job rebuilds the recent days after it)."""
+    await db.execute(FILL_RANGE, {"first": first, "last": last})
+
+
 async def recompute(db: AsyncSession, keys: Collection[Key]) -> None:
     """Recompute the rows of these (day, channel, currency) keys from the order lines; the
     caller holds the keys' locks (``rollups.recompute``)."""

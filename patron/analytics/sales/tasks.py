@@ -27,9 +27,11 @@ async def rollup_nightly(timestamp: int) -> int:
     database = runtime().database
     today = utcnow().date()
     async with database.transaction() as db:
-        unfilled = [await rollups.unfilled_since(db), await product_rollups.unfilled_since(db)]
-    first = min([day for day in unfilled if day], default=today)
-    first = min(first, today - timedelta(days=RECENT_DAYS - 1))
+        first = await rollups.unfilled_since(db)
+        unfilled = await product_rollups.unfilled_since(db)
+        if unfilled is not None:  # upgraded with orders in it: one set-based pass, then the
+            await product_rollups.fill(db, first=unfilled, last=today)  # locked recent days
+    first = min(first or today, today - timedelta(days=RECENT_DAYS - 1))
     rows = await rollups.rebuild_in_chunks(database, first=first, last=today)
     async with database.transaction() as db:
         await product_rollups.refresh_pairs(db, today=today)
