@@ -808,8 +808,9 @@ async def test_a_products_report_slower_than_the_timeout_is_refused_with_a_clear
     make_user: MakeUser,
 ) -> None:
     settings.report_timeout_seconds = 0.2
-    # another transaction holds the order lines, so the report's first query waits for them
-    # until PostgreSQL cancels it (a statement timeout counts the time spent waiting)
+    # another transaction holds the order lines, so the report's query over them (the pairs of
+    # a period with few orders) waits until PostgreSQL cancels it (a statement timeout counts
+    # the time spent waiting)
     async with database.engine.connect() as other:
         await other.execute(text("SET LOCAL lock_timeout = '10s'"))
         await other.execute(text("LOCK TABLE order_line IN ACCESS EXCLUSIVE MODE"))
