@@ -26,7 +26,14 @@ from patron.kit.time import utcnow
 from patron.models import Order, OrderLine, ProductSalesDaily
 from patron.orders.service import LineRequest
 from patron.worker.app import set_runtime
-from tests.conftest import IsolatedDatabase, MakeKey, MakeUser, bearer, make_settings
+from tests.conftest import (
+    IsolatedDatabase,
+    MakeKey,
+    MakeUser,
+    bearer,
+    make_settings,
+    sign_in,
+)
 from tests.shop import make_customer
 from tests.test_reports_customers import reporting_rep
 from tests.test_reports_sales import (
@@ -227,7 +234,8 @@ async def test_the_api_says_where_precomputed_pairs_come_from(
     await build_shop(db, settings)
     await product_rollups.refresh_pairs(db, today=TODAY)
     monkeypatch.setattr(reports, "LIVE_PAIR_ORDERS", 0)
-    reader = bearer(await make_key(await make_user("analyst")))
+    analyst = await make_user("analyst")
+    reader = bearer(await make_key(analyst))
     response = await client.get("/api/v1/reports/products", headers=reader, params=week())
     assert response.status_code == 200, response.text
     window = response.json()["pairs_window"]
@@ -235,6 +243,14 @@ async def test_the_api_says_where_precomputed_pairs_come_from(
     assert window["start"] == str(TODAY - timedelta(days=364))
     assert window["end"] == str(TODAY)
     assert [row["orders"] for row in response.json()["pairs"]] == [1]
+    # the page says which days the pairs are of, and when they were counted
+    await sign_in(client, analyst)
+    page = await client.get("/reports/products", params=week())
+    assert page.status_code == 200
+    note = page.text.split("data-pairs-window>")[1].split("</p>")[0]
+    assert "Too many orders in this period to pair live" in note
+    assert (TODAY - timedelta(days=364)).strftime("%d %b %Y") in note
+    assert "UTC (counted nightly)" in note
 
 
 async def test_a_rep_with_own_scope_sees_only_their_customers_products(
