@@ -51,7 +51,6 @@ from bench.dataset import _prepare as prepare_database
 from bench.harness import Context, say
 from bench.report import Figure, Report, load_average, now_iso
 from bench.servers import PostgresServer
-from patron.analytics.rollups import REBUILD_RANGE
 from patron.demo_shop import finish
 from patron.demo_shop.shop import ShopParams
 from patron.demo_shop.stream import defer_indexes, driver_sql, restore_indexes
@@ -475,7 +474,7 @@ def load(
         progress("  customer metrics, lifecycle stages, RFM scores, sales_daily (Patron's own)…")
         shop = ShopParams(now=now, customers=scale.customers, orders=scale.orders)
         derived = finish.statements(shop, now)
-        for statement, parameters in derived[:-1]:
+        for statement, parameters in derived[: -finish.ROLLUPS]:
             took = time.monotonic()
             connection.execute(driver_sql(statement).encode(), parameters)
             connection.commit()
@@ -490,12 +489,14 @@ def load(
         restore_indexes(connection, deferred)
         stats.index_seconds = time.monotonic() - before
         before = time.monotonic()
-        rollup, parameters = derived[-1]  # the sales rollup reads orders by day: indexed
-        assert rollup is REBUILD_RANGE
-        connection.execute(driver_sql(rollup).encode(), parameters)
-        connection.commit()
+        # the rollups read orders by day: indexed
+        for rollup, parameters in derived[-finish.ROLLUPS :]:
+            took = time.monotonic()
+            connection.execute(driver_sql(rollup).encode(), parameters)
+            connection.commit()
+            first_line = driver_sql(rollup).strip().splitlines()[0][:60]
+            progress(f"    {time.monotonic() - took:,.1f} s: {first_line}")
         stats.derived_seconds += time.monotonic() - before
-        progress(f"    {time.monotonic() - before:,.1f} s: sales_daily rollup")
         before = time.monotonic()
         connection.autocommit = True
         connection.execute("VACUUM (ANALYZE)")

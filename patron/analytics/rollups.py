@@ -163,6 +163,9 @@ async def recompute(db: AsyncSession, keys: Collection[Key]) -> int:
             "currencies": [key[2] for key in unique],
         },
     )
+    from patron.analytics import product_rollups  # it builds on this module's SQL
+
+    await product_rollups.recompute(db, unique)
     return len(unique)
 
 

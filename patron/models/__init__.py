@@ -44,7 +44,12 @@ from patron.models.orders import (
     ShipmentEvent,
 )
 from patron.models.privacy import PrivacyRequest
-from patron.models.reports import SalesDaily, WeeklySummarySent
+from patron.models.reports import (
+    BoughtTogether,
+    ProductSalesDaily,
+    SalesDaily,
+    WeeklySummarySent,
+)
 from patron.models.rfm import RfmCutPoints
 from patron.models.segments import (
     Segment,
@@ -71,6 +76,7 @@ __all__ = [
     "Attachment",
     "AuditEvent",
     "AuthToken",
+    "BoughtTogether",
     "Cart",
     "Category",
     "Channel",
@@ -98,6 +104,7 @@ __all__ = [
     "PrivacyRequest",
     "Product",
     "ProductExternalId",
+    "ProductSalesDaily",
     "ProductVariant",
     "RateLimitCounter",
     "RecoveryCode",

@@ -1,4 +1,5 @@
-"""Report rollups (sales per day, channel and currency) and the weekly summary's sent log."""
+"""Report rollups (sales, and sales per product, per day, channel and currency; products
+bought together) and the weekly summary's sent log."""
 
 from __future__ import annotations
 
@@ -6,7 +7,17 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String, func
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.db.base import Base
@@ -15,7 +26,19 @@ from patron.models.orders import CURRENCY_CHECK
 SUM = Numeric(16, 2)
 
 
-class SalesDaily(Base):
+class DailyKey:
+    """A daily rollup's key: a UTC day, a channel (None: orders without one) and an order
+    currency. The rows are derived, never exposed: made in SQL by set-based recomputation."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
+    day: Mapped[date] = mapped_column(Date)
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE"), index=True
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class SalesDaily(DailyKey, Base):
     """One UTC day of one channel's sales in one order currency, amounts converted to the
     shop currency. Always recomputed from the orders, never incremented."""
 
@@ -32,13 +55,6 @@ class SalesDaily(Base):
         ),
     )
 
-    # derived rows, never exposed: made in SQL by the set-based recomputation
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
-    day: Mapped[date] = mapped_column(Date)
-    channel_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("channel.id", ondelete="CASCADE"), index=True
-    )
-    currency: Mapped[str] = mapped_column(String(3))
     orders_count: Mapped[int] = mapped_column(Integer, server_default="0")
     gross_sales: Mapped[Decimal] = mapped_column(SUM, server_default="0")
     discounts: Mapped[Decimal] = mapped_column(SUM, server_default="0")
@@ -51,6 +67,56 @@ class SalesDaily(Base):
     returns_count: Mapped[int] = mapped_column(Integer, server_default="0")
     returned_units: Mapped[int] = mapped_column(Integer, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ProductSalesDaily(DailyKey, Base):
+    """One UTC day of one product's sales in one channel and order currency: the order lines
+    of the uncancelled orders placed that day, and how many of their units came back. Lines
+    without a product are keyed by their title. Always recomputed, never incremented."""
+
+    __tablename__ = "product_sales_daily"
+    __table_args__ = (
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        Index(
+            "uq_product_sales_daily_key",
+            "day",
+            "channel_id",
+            "currency",
+            "item_key",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    # the product's id as text, or "title:" and the line's title for a custom item
+    item_key: Mapped[str] = mapped_column(Text)
+    # no foreign key: a deleted product's rows stay until `patron reports rebuild` regroups them
+    product_id: Mapped[uuid.UUID | None]
+    title: Mapped[str] = mapped_column(Text)  # the smallest line title (the product may go)
+    orders_count: Mapped[int] = mapped_column(Integer)
+    units: Mapped[int] = mapped_column(Integer)
+    # unrounded: the report rounds the period's sum, as the query over the lines does
+    revenue: Mapped[Decimal] = mapped_column(Numeric)
+    returned_units: Mapped[int] = mapped_column(Integer)
+
+
+class BoughtTogether(Base):
+    """Two products bought in the same order: the most frequent pairs of a rolling window,
+    for every channel (``channel_id`` NULL) and per channel, recomputed by the nightly job."""
+
+    __tablename__ = "product_pair"
+    __table_args__ = (Index("ix_product_pair_channel_orders", "channel_id", "orders_count"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE")
+    )
+    first_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"))
+    second_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"))
+    orders_count: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[date] = mapped_column(Date)
+    window_end: Mapped[date] = mapped_column(Date)
+    computed_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 class WeeklySummarySent(Base):

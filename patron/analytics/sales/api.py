@@ -16,6 +16,7 @@ from patron.analytics.sales.schemas import (
     ChangeOut,
     ChannelOut,
     FiguresOut,
+    PairsWindowOut,
     PeriodOut,
     ProductPairOut,
     ProductReturnsOut,
@@ -84,6 +85,7 @@ def products_out(report: reports.ProductsReport) -> ProductsReportOut:
         top=[TopProductOut.of(row) for row in report.top],
         returns=[ProductReturnsOut.of(row) for row in report.returns],
         pairs=[ProductPairOut.of(row) for row in report.pairs],
+        pairs_window=PairsWindowOut.of(report.pairs_window) if report.pairs_precomputed else None,
     )
 
 
@@ -93,7 +95,7 @@ def products_out(report: reports.ProductsReport) -> ProductsReportOut:
     summary="Top sellers, return rates per product and products bought together",
 )
 async def products(
-    _: ReportRead,
+    principal: ReportRead,
     period: Period,
     db: ReadSession,
     settings: SettingsDep,
@@ -103,6 +105,7 @@ async def products(
     report = await reports.products_report(
         db,
         period,
+        principal=principal,
         currency=settings.currency,
         sort=sort,
         limit=limit,
@@ -118,7 +121,7 @@ async def products(
     summary="One table of the products report as CSV: top, returns or pairs",
 )
 async def products_download(
-    _: ReportRead,
+    principal: ReportRead,
     period: Period,
     db: ReadSession,
     settings: SettingsDep,
@@ -129,6 +132,7 @@ async def products_download(
     report = await reports.products_report(
         db,
         period,
+        principal=principal,
         currency=settings.currency,
         sort=sort,
         limit=limit,

@@ -22,11 +22,12 @@ def rebuild(
         str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (default: today)")
     ] = None,
 ) -> None:
-    """Recompute the daily sales rollup from the orders, a month per transaction.
+    """Recompute the daily sales and product rollups from the orders, a month per
+    transaction, then the products bought together (the last year's).
 
     Safe while Patron runs: each day is locked while it is recomputed.
     """
-    from patron.analytics import rollups
+    from patron.analytics import product_rollups, rollups
     from patron.analytics.period import InvalidPeriod, period_of
     from patron.cli import _database_url, fail
     from patron.db.engine import Database
@@ -46,9 +47,15 @@ def rebuild(
             except InvalidPeriod as error:
                 fail(f"{error.message} ({error.code})")
                 raise
-            return await rollups.rebuild_in_chunks(database, first=period.start, last=period.end)
+            rows = await rollups.rebuild_in_chunks(database, first=period.start, last=period.end)
+            async with database.transaction() as db:
+                await product_rollups.refresh_pairs(db, today=today)
+            return rows
         finally:
             await database.dispose()
 
     days = asyncio.run(main())
-    typer.echo(f"Rebuilt {days} day, channel and currency row(s) of the sales rollup.")
+    typer.echo(
+        f"Rebuilt {days} day, channel and currency row(s) of the sales and product rollups,"
+        " and the products bought together."
+    )

@@ -11,9 +11,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.analytics.customers_repository import visible_customer_ids
 from patron.analytics.period import InvalidPeriod, ReportPeriod, ReportTimeout
+from patron.analytics.product_rollups import MAX_BASKET_PRODUCTS
 from patron.analytics.sales import repository
-from patron.analytics.sales.repository import ProductPair, ProductReturns, TopProduct
+from patron.analytics.sales.repository import (
+    PairsWindow,
+    ProductPair,
+    ProductReturns,
+    TopProduct,
+    Window,
+)
+from patron.auth.principal import Principal
 from patron.db.timeouts import statement_timeout
 from patron.models import Channel
 
@@ -22,9 +31,9 @@ ZERO = Decimal("0.00")
 NO_CHANNEL = "No channel"
 TOP_LIMIT = 10
 MAX_LIMIT = 100
-# orders with more distinct products than this are left out of the pairs (a wholesale order
-# of 200 products would add 19,900 pairs and say little about what goes together)
-MAX_BASKET_PRODUCTS = 30
+# a period with at most this many orders gets the pairs of its own orders, counted live;
+# a larger one the precomputed pairs of the last year (product_rollups.PAIR_DAYS)
+LIVE_PAIR_ORDERS = 20_000
 
 
 @dataclass
@@ -188,6 +197,9 @@ class ProductsReport:
     top: list[TopProduct]
     returns: list[ProductReturns]
     pairs: list[ProductPair]
+    # None: the pairs are the period's own; else the precomputed window they come from
+    pairs_window: PairsWindow | None = None
+    pairs_precomputed: bool = False
 
     @property
     def empty(self) -> bool:
@@ -199,30 +211,51 @@ def return_rate(row: ProductReturns) -> Decimal:
     return (Decimal(row.returned) / Decimal(row.sold) * 100).quantize(Decimal("0.1"))
 
 
+async def customers_of(db: AsyncSession, principal: Principal | None) -> list[uuid.UUID] | None:
+    """The customers whose orders the reader's reports count, or None for everyone's (also
+    for no reader: a job's summary)."""
+    visible = None if principal is None else visible_customer_ids(principal)
+    return None if visible is None else list(await db.scalars(visible))
+
+
 async def products_report(
     db: AsyncSession,
     period: ReportPeriod,
     *,
+    principal: Principal | None,
     currency: str,
     sort: str = "revenue",
     limit: int = TOP_LIMIT,
     timeout_seconds: float | None = None,
+    live_pair_orders: int | None = None,
 ) -> ProductsReport:
     """The products report; with ``timeout_seconds``, its queries give up after that long
-    (``report_timeout``)."""
+    (``report_timeout``).
+
+    A reader who sees every customer gets the top sellers and return rates from the product
+    rollup, and the pairs of the period's orders when it has at most ``live_pair_orders``
+    (``LIVE_PAIR_ORDERS``),
+    else the precomputed ones (``pairs_window`` says which days, as of when). A reader who
+    sees only some customers gets all three from those customers' order lines.
+    """
     channel = await channel_of(db, period)
-    window: dict[str, Any] = {
-        "since": period.since,
-        "until": period.until,
-        "channel_id": channel.id if channel else None,
-        "limit": limit,
-    }
+    customers = await customers_of(db, principal)
+    window = Window(period.since, period.until, channel.id if channel else None, customers)
+    rolled = customers is None
     limited: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
     if timeout_seconds is not None:
         seconds = timeout_seconds
         limited = statement_timeout(db, round(seconds * 1000), lambda: ReportTimeout(seconds))
     async with limited:
-        top = await repository.top_products(db, sort=sort, **window)
-        returns = await repository.product_returns(db, **window)
-        pairs = await repository.product_pairs(db, max_products=MAX_BASKET_PRODUCTS, **window)
+        top, returns = await repository.product_tables(
+            db, window, sort=sort, limit=limit, rolled=rolled
+        )
+        most = LIVE_PAIR_ORDERS if live_pair_orders is None else live_pair_orders
+        if rolled and await repository.orders_in(db, window) > most:
+            pairs = await repository.kept_pairs(db, channel_id=window.channel_id, limit=limit)
+            kept = await repository.pairs_window(db)
+            return ProductsReport(period, channel, currency, top, returns, pairs, kept, True)
+        pairs = await repository.product_pairs(
+            db, window, limit=limit, max_products=MAX_BASKET_PRODUCTS
+        )
     return ProductsReport(period, channel, currency, top, returns, pairs)

@@ -1,11 +1,12 @@
-"""Every query of the sales and product reports: sales figures from the daily rollup,
-products from the order lines of the period."""
+"""Every query of the sales and product reports: sales figures from the daily rollup;
+products from the product rollup, or from the order lines of the period (for a reader who
+sees only some customers, and for the pairs of a period with few orders)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select, text
@@ -73,10 +74,11 @@ async def daily_figures(
 
 # -- products ------------------------------------------------------------------------------
 
-# the orders of the period (and channel), uncancelled, as "o"
+# the orders of the period (and channel, and customers when given), uncancelled, as "o"
 _ORDERS_OF_PERIOD = """
     o.placed_at >= :since AND o.placed_at < :until AND o.cancelled_at IS NULL
     AND (CAST(:channel AS uuid) IS NULL OR o.channel_id = CAST(:channel AS uuid))
+    AND (CAST(:customers AS uuid[]) IS NULL OR o.customer_id = ANY(CAST(:customers AS uuid[])))
 """
 # lines without a product (a custom item) are grouped by their title
 _PRODUCT_KEY = "coalesce(CAST(l.product_id AS text), 'title:' || l.title)"
@@ -151,6 +153,65 @@ _PAIRS = text(
 )
 
 
+# the product rollup's rows of the period's days (and channel), one per product, as "s"
+_ROLLED = """
+    SELECT min(CAST(s.product_id AS text)) AS product_id, min(s.title) AS title,
+           sum(s.units) AS units, sum(s.revenue) AS revenue, sum(s.orders_count) AS orders,
+           sum(s.returned_units) AS returned
+    FROM product_sales_daily s
+    WHERE s.day >= :first AND s.day <= :last
+      AND (CAST(:channel AS uuid) IS NULL OR s.channel_id = CAST(:channel AS uuid))
+    GROUP BY s.item_key
+"""
+# the product's current title, else the line's (as the queries over the lines)
+_TITLE = "coalesce(p.title, s.title)"
+
+# both tables from one pass over the rollup's rows of the period: "top" by revenue (or units)
+# and "returns" by return rate, ordered as the queries over the lines order them
+_TABLES_ROLLED = text(
+    f"""
+    WITH s AS MATERIALIZED (
+        SELECT s.*, {_TITLE} AS shown
+        FROM ({_ROLLED}) s LEFT JOIN product p ON p.id = CAST(s.product_id AS uuid)
+    ),
+    top AS (
+        SELECT 'top' AS tab, row_number() OVER (
+            ORDER BY CASE WHEN :sort = 'units' THEN units END DESC NULLS LAST,
+                     revenue DESC, units DESC, shown) AS n, *
+        FROM s
+    ),
+    back AS (
+        SELECT 'returns' AS tab, row_number() OVER (
+            ORDER BY CAST(returned AS numeric) / units DESC, returned DESC, shown) AS n, *
+        FROM s WHERE returned > 0
+    )
+    SELECT tab, product_id, shown, units, round(revenue, 2), orders, returned
+    FROM (SELECT * FROM top WHERE n <= :limit UNION ALL SELECT * FROM back WHERE n <= :limit) t
+    ORDER BY tab, n
+    """  # noqa: S608
+)
+
+# the precomputed pairs of every channel (NULL) or one channel
+_PAIRS_KEPT = text(
+    """
+    SELECT CAST(pp.first_id AS text), first.title, CAST(pp.second_id AS text), second.title,
+           pp.orders_count
+    FROM (
+        SELECT first_id, second_id, orders_count FROM product_pair
+        WHERE channel_id IS NOT DISTINCT FROM CAST(:channel AS uuid)
+        ORDER BY orders_count DESC, first_id, second_id
+        LIMIT :limit
+    ) pp
+    JOIN product first ON first.id = pp.first_id
+    JOIN product second ON second.id = pp.second_id
+    ORDER BY pp.orders_count DESC, first.title, second.title
+    """
+)
+_PAIRS_WINDOW = text(
+    "SELECT min(window_start), max(window_end), max(computed_at) FROM product_pair"
+)
+
+
 @dataclass(frozen=True)
 class TopProduct:
     product_id: str | None
@@ -177,43 +238,94 @@ class ProductPair:
     orders: int
 
 
-def _window(since: datetime, until: datetime, channel_id: uuid.UUID | None) -> dict[str, object]:
-    return {"since": since, "until": until, "channel": channel_id}
+@dataclass(frozen=True)
+class PairsWindow:
+    """The days the precomputed pairs cover, and when they were computed."""
+
+    first: date
+    last: date
+    computed_at: datetime
 
 
-async def top_products(
-    db: AsyncSession,
-    *,
-    since: datetime,
-    until: datetime,
-    channel_id: uuid.UUID | None,
-    sort: str,
-    limit: int,
-) -> list[TopProduct]:
-    rows = await db.execute(
-        _TOP, {**_window(since, until, channel_id), "sort": sort, "limit": limit}
+@dataclass(frozen=True)
+class Window:
+    """What the product queries count: a period, a channel, and (for a reader who sees only
+    some customers) those customers' orders."""
+
+    since: datetime
+    until: datetime
+    channel_id: uuid.UUID | None = None
+    customers: list[uuid.UUID] | None = None
+
+    @property
+    def days(self) -> dict[str, object]:
+        """The rollup's days of the period (its bounds are UTC midnights)."""
+        return {
+            "first": self.since.date(),
+            "last": (self.until - timedelta(days=1)).date(),
+            "channel": self.channel_id,
+        }
+
+    @property
+    def lines(self) -> dict[str, object]:
+        return {
+            "since": self.since,
+            "until": self.until,
+            "channel": self.channel_id,
+            "customers": self.customers,
+        }
+
+
+async def product_tables(
+    db: AsyncSession, window: Window, *, sort: str, limit: int, rolled: bool
+) -> tuple[list[TopProduct], list[ProductReturns]]:
+    """The best sellers and the highest return rates, from the rollup (``rolled``, one
+    statement) or from the order lines."""
+    if rolled:
+        rows = (
+            await db.execute(_TABLES_ROLLED, {**window.days, "sort": sort, "limit": limit})
+        ).all()
+        return (
+            [TopProduct(*row[1:6]) for row in rows if row[0] == "top"],
+            [ProductReturns(row[1], row[2], row[3], row[6]) for row in rows if row[0] == "returns"],
+        )
+    top = await db.execute(_TOP, {**window.lines, "sort": sort, "limit": limit})
+    back = await db.execute(_RETURNS, {**window.lines, "limit": limit})
+    return (
+        [TopProduct(*row) for row in top],
+        [ProductReturns(row[0], row[1], int(row[2]), int(row[3])) for row in back],
     )
-    return [TopProduct(*row) for row in rows]
-
-
-async def product_returns(
-    db: AsyncSession, *, since: datetime, until: datetime, channel_id: uuid.UUID | None, limit: int
-) -> list[ProductReturns]:
-    rows = await db.execute(_RETURNS, {**_window(since, until, channel_id), "limit": limit})
-    return [ProductReturns(*row) for row in rows]
 
 
 async def product_pairs(
-    db: AsyncSession,
-    *,
-    since: datetime,
-    until: datetime,
-    channel_id: uuid.UUID | None,
-    limit: int,
-    max_products: int,
+    db: AsyncSession, window: Window, *, limit: int, max_products: int
 ) -> list[ProductPair]:
-    rows = await db.execute(
-        _PAIRS,
-        {**_window(since, until, channel_id), "limit": limit, "max_products": max_products},
-    )
+    """The pairs of the period, from its order lines."""
+    rows = await db.execute(_PAIRS, {**window.lines, "limit": limit, "max_products": max_products})
     return [ProductPair(*row) for row in rows]
+
+
+async def kept_pairs(
+    db: AsyncSession, *, channel_id: uuid.UUID | None, limit: int
+) -> list[ProductPair]:
+    """The precomputed pairs of every channel, or of one."""
+    rows = await db.execute(_PAIRS_KEPT, {"channel": channel_id, "limit": limit})
+    return [ProductPair(*row) for row in rows]
+
+
+async def pairs_window(db: AsyncSession) -> PairsWindow | None:
+    """The precomputed pairs' days and time, or None before the first computation."""
+    first, last, computed_at = (await db.execute(_PAIRS_WINDOW)).one()
+    if first is None:
+        return None
+    return PairsWindow(first, last, computed_at)
+
+
+async def orders_in(db: AsyncSession, window: Window) -> int:
+    """How many orders the sales rollup counts in the period's days (and channel)."""
+    query = select(func.coalesce(func.sum(SalesDaily.orders_count), 0)).where(
+        SalesDaily.day >= window.since.date(), SalesDaily.day < window.until.date()
+    )
+    if window.channel_id is not None:
+        query = query.where(SalesDaily.channel_id == window.channel_id)
+    return int(await db.scalar(query) or 0)

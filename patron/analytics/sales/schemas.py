@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -11,7 +11,12 @@ from pydantic import Field
 
 from patron.analytics.period import ReportPeriod
 from patron.analytics.sales.reports import Change, ChannelFigures, Figures, return_rate
-from patron.analytics.sales.repository import ProductPair, ProductReturns, TopProduct
+from patron.analytics.sales.repository import (
+    PairsWindow,
+    ProductPair,
+    ProductReturns,
+    TopProduct,
+)
 from patron.kit.schemas import Schema
 
 
@@ -122,7 +127,7 @@ class ProductPairOut(Schema):
     first_title: str
     second_product_id: uuid.UUID
     second_title: str
-    orders: int = Field(description="Orders of the period with both products")
+    orders: int = Field(description="Orders with both products (of the period, or of pairs_window)")
 
     @classmethod
     def of(cls, row: ProductPair) -> ProductPairOut:
@@ -135,9 +140,31 @@ class ProductPairOut(Schema):
         )
 
 
+class PairsWindowOut(Schema):
+    """Where precomputed pairs come from: the orders of these days, counted at that time."""
+
+    computed: bool = Field(description="False until the nightly job first counts the pairs")
+    start: date | None
+    end: date | None
+    computed_at: datetime | None
+
+    @classmethod
+    def of(cls, window: PairsWindow | None) -> PairsWindowOut:
+        if window is None:
+            return cls(computed=False, start=None, end=None, computed_at=None)
+        return cls(
+            computed=True, start=window.first, end=window.last, computed_at=window.computed_at
+        )
+
+
 class ProductsReportOut(Schema):
     period: PeriodOut
     currency: str
     top: list[TopProductOut]
     returns: list[ProductReturnsOut]
     pairs: list[ProductPairOut]
+    pairs_window: PairsWindowOut | None = Field(
+        None,
+        description="Set when the period has too many orders to pair live: the pairs are then"
+        " the nightly precomputed ones of these days (every channel, or the channel asked for)",
+    )

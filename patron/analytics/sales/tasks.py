@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from patron.analytics import rollups
+from patron.analytics import product_rollups, rollups
 from patron.analytics.sales import weekly
 from patron.kit.time import utcnow
 from patron.models import StaffUser
@@ -22,14 +22,20 @@ RECENT_DAYS = 7
 @job_app.periodic(cron="23 3 * * *")
 @job_app.task(name="reports.rollup_nightly", queue="maintenance", queueing_lock="rollup_nightly")
 async def rollup_nightly(timestamp: int) -> int:
-    """Rebuild the last week's daily rollups; a database whose orders predate the rollup
-    is filled from its first order."""
+    """Rebuild the last week's daily rollups (a database whose orders predate a rollup is
+    filled from its first order), then count the products bought together."""
     database = runtime().database
     today = utcnow().date()
     async with database.transaction() as db:
         first = await rollups.unfilled_since(db)
+        unfilled = await product_rollups.unfilled_since(db)
+        if unfilled is not None:  # upgraded with orders in it: one set-based pass, then the
+            await product_rollups.fill(db, first=unfilled, last=today)  # locked recent days
     first = min(first or today, today - timedelta(days=RECENT_DAYS - 1))
-    return await rollups.rebuild_in_chunks(database, first=first, last=today)
+    rows = await rollups.rebuild_in_chunks(database, first=first, last=today)
+    async with database.transaction() as db:
+        await product_rollups.refresh_pairs(db, today=today)
+    return rows
 
 
 @job_app.periodic(cron="0 7 * * 1")

@@ -138,7 +138,7 @@ async def dashboard(request: Request, _: ReportRead, db: ReadSession) -> Respons
 
 
 @router.get("/products")
-async def products(request: Request, _: ReportRead, db: ReadSession) -> Response:
+async def products(request: Request, principal: ReportRead, db: ReadSession) -> Response:
     period, error = _period(request)
     if period is None:
         assert error is not None
@@ -148,6 +148,7 @@ async def products(request: Request, _: ReportRead, db: ReadSession) -> Response
         report = await reports.products_report(
             db,
             period,
+            principal=principal,
             currency=settings.currency,
             timeout_seconds=settings.report_timeout_seconds,
         )

@@ -73,7 +73,9 @@ async def summary_context(
 ) -> dict[str, Any]:
     currency = settings.currency
     sales = await reports.sales_report(db, period, currency=currency)
-    top = await reports.products_report(db, period, currency=currency, limit=TOP_PRODUCTS)
+    top = await reports.products_report(
+        db, period, principal=None, currency=currency, limit=TOP_PRODUCTS
+    )
     now, before, changes = sales.totals, sales.previous_totals, sales.changes
     lines = [
         Line(
