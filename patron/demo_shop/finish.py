@@ -1,7 +1,7 @@
 """After the rows are in: customer metrics in one set-based statement, the automatic
 lifecycle stage where time moved on since generation, the RFM scores, the daily sales rollup,
-and the number sequences moved past the demo's numbers. Shared by the ORM loader (demo) and the
-COPY loader (benchmark)."""
+the customer and cohort rollups, and the number sequences moved past the demo's numbers.
+Shared by the ORM loader (demo) and the COPY loader (benchmark)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import TextClause, text
 
+from patron.analytics import customer_rollups
 from patron.analytics.rfm import COMPUTE_CUT_POINTS, SCORE_EVERYONE
 from patron.analytics.rollups import REBUILD_RANGE
 from patron.customers.metrics import REFRESH_ALL, UPDATE_ALL_STAGES
@@ -32,7 +33,7 @@ def stage_parameters(params: ShopParams, now: datetime) -> dict[str, Any]:
 
 
 def statements(params: ShopParams, now: datetime) -> list[tuple[TextClause, dict[str, Any]]]:
-    """Metrics, stages, RFM scores, then the sales rollup. (Sequences are separate:
+    """Metrics, stages, RFM scores, then the sales and customer rollups. (Sequences are separate:
     ``ADVANCE_SEQUENCE`` for each of ``sequence_targets`` that ``SEQUENCE_EXISTS``.)"""
     every_day = {"first": date(1970, 1, 1), "last": now.date() + timedelta(days=1)}
     return [
@@ -41,6 +42,7 @@ def statements(params: ShopParams, now: datetime) -> list[tuple[TextClause, dict
         (COMPUTE_CUT_POINTS, {"now": now}),
         (SCORE_EVERYONE, {"now": now}),
         (REBUILD_RANGE, every_day),
+        *((statement, {}) for statement in customer_rollups.REBUILD),
     ]
 
 

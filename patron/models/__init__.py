@@ -44,7 +44,13 @@ from patron.models.orders import (
     ShipmentEvent,
 )
 from patron.models.privacy import PrivacyRequest
-from patron.models.reports import SalesDaily, WeeklySummarySent
+from patron.models.reports import (
+    CustomerCohortDaily,
+    CustomerOrderFact,
+    CustomerOrdersDaily,
+    SalesDaily,
+    WeeklySummarySent,
+)
 from patron.models.rfm import RfmCutPoints
 from patron.models.segments import (
     Segment,
@@ -79,9 +85,12 @@ __all__ = [
     "CustomFieldDefinition",
     "Customer",
     "CustomerAddress",
+    "CustomerCohortDaily",
     "CustomerEmail",
     "CustomerExternalId",
     "CustomerMetrics",
+    "CustomerOrderFact",
+    "CustomerOrdersDaily",
     "CustomerPhone",
     "DuplicateCandidate",
     "IdempotencyKey",

@@ -22,18 +22,20 @@ def rebuild(
         str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (default: today)")
     ] = None,
 ) -> None:
-    """Recompute the daily sales rollup from the orders, a month per transaction.
+    """Recompute the daily sales rollup from the orders, a month per transaction, then the
+    customer and cohort rollups (all of them, in one transaction).
 
-    Safe while Patron runs: each day is locked while it is recomputed.
+    Safe while Patron runs: each day is locked while it is recomputed; order changes wait
+    while the customer rollups are rebuilt.
     """
-    from patron.analytics import rollups
+    from patron.analytics import customer_rollups, rollups
     from patron.analytics.period import InvalidPeriod, period_of
     from patron.cli import _database_url, fail
     from patron.db.engine import Database
 
     settings = get_settings()
 
-    async def main() -> int:
+    async def main() -> tuple[int, int]:
         database = Database(_database_url(settings), pool_size=2)
         try:
             today = utcnow().date()
@@ -46,9 +48,12 @@ def rebuild(
             except InvalidPeriod as error:
                 fail(f"{error.message} ({error.code})")
                 raise
-            return await rollups.rebuild_in_chunks(database, first=period.start, last=period.end)
+            days = await rollups.rebuild_in_chunks(database, first=period.start, last=period.end)
+            async with database.transaction() as db:
+                return days, await customer_rollups.rebuild(db)
         finally:
             await database.dispose()
 
-    days = asyncio.run(main())
+    days, facts = asyncio.run(main())
     typer.echo(f"Rebuilt {days} day, channel and currency row(s) of the sales rollup.")
+    typer.echo(f"Rebuilt the customer rollups from {facts} order fact(s).")
