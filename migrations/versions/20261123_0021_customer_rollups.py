@@ -45,6 +45,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_order_fact")),
     )
     op.create_index("ix_customer_order_fact_customer", "customer_order_fact", ["customer_id"])
+    op.create_index(
+        "ix_customer_order_fact_first",
+        "customer_order_fact",
+        ["channel_key", "customer_id"],
+        postgresql_where=sa.text("seq = 1"),
+    )
     op.create_table(
         "customer_orders_daily",
         _id(),

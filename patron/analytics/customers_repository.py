@@ -43,6 +43,7 @@ from patron.models import (
     Customer,
     CustomerCohortDaily,
     CustomerMetrics,
+    CustomerOrderFact,
     CustomerOrdersDaily,
     Order,
 )
@@ -277,7 +278,14 @@ async def signups_by_bucket(
 
 async def churned_customers(db: AsyncSession, scope: OrderScope) -> tuple[int, int]:
     """(customers now in the churned stage, customers who ever placed a counted order)."""
-    firsts = scope.first_orders()
+    # with the rollups: the first orders' facts instead of grouping the channel's orders
+    firsts = (
+        select(CustomerOrderFact.customer_id)
+        .where(CustomerOrderFact.channel_key == scope.channel_key, CustomerOrderFact.seq == 1)
+        .subquery("first_orders")
+        if scope.rolled_up
+        else scope.first_orders()
+    )
     row = (
         await db.execute(
             select(

@@ -18,6 +18,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -92,7 +93,16 @@ class CustomerOrderFact(Base):
     whenever their orders change; the two rollups below add up these rows."""
 
     __tablename__ = "customer_order_fact"
-    __table_args__ = (Index("ix_customer_order_fact_customer", "customer_id"),)
+    __table_args__ = (
+        Index("ix_customer_order_fact_customer", "customer_id"),
+        # the customers who ever ordered (in a channel): the churned share
+        Index(
+            "ix_customer_order_fact_first",
+            "channel_key",
+            "customer_id",
+            postgresql_where=text("seq = 1"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     channel_key: Mapped[uuid.UUID]
