@@ -13,6 +13,7 @@ Create Date: 2026-11-23 16:30:00
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -23,26 +24,49 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _id() -> sa.Column[int]:
-    return sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False)
+# every column of the three tables: its type and whether it may be null; sums default to 0
+COLUMNS: dict[str, tuple[sa.types.TypeEngine[Any], bool]] = {
+    "channel_key": (sa.UUID(), False),
+    "order_id": (sa.UUID(), False),
+    "customer_id": (sa.UUID(), False),
+    "first_day": (sa.Date(), False),
+    "day": (sa.Date(), False),
+    "prev_day": (sa.Date(), True),
+    "seq": (sa.SmallInteger(), False),
+    "month_first": (sa.Boolean(), False),
+    "orders": (sa.Integer(), False),
+    "customers": (sa.Integer(), False),
+    "month_customers": (sa.Integer(), False),
+    "net": (sa.Numeric(), False),
+}
+SUMS = ("orders", "customers", "month_customers", "net")
+
+
+def _table(name: str, *columns: str, sums: bool) -> None:
+    op.create_table(
+        name,
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        *(
+            sa.Column(
+                column,
+                COLUMNS[column][0],
+                nullable=COLUMNS[column][1],
+                server_default="0" if sums and column in SUMS else None,
+            )
+            for column in columns
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}")),
+    )
 
 
 def upgrade() -> None:
     from patron.analytics.customer_rollups import REBUILD
 
-    op.create_table(
+    _table(
         "customer_order_fact",
-        _id(),
-        sa.Column("channel_key", sa.UUID(), nullable=False),
-        sa.Column("order_id", sa.UUID(), nullable=False),
-        sa.Column("customer_id", sa.UUID(), nullable=False),
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("prev_day", sa.Date(), nullable=True),
-        sa.Column("seq", sa.SmallInteger(), nullable=False),
-        sa.Column("first_day", sa.Date(), nullable=False),
-        sa.Column("month_first", sa.Boolean(), nullable=False),
-        sa.Column("net", sa.Numeric(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_order_fact")),
+        *("channel_key", "order_id", "customer_id", "day", "prev_day", "seq", "first_day"),
+        *("month_first", "net"),
+        sums=False,
     )
     op.create_index("ix_customer_order_fact_customer", "customer_order_fact", ["customer_id"])
     op.create_index(
@@ -51,16 +75,8 @@ def upgrade() -> None:
         ["channel_key", "customer_id"],
         postgresql_where=sa.text("seq = 1"),
     )
-    op.create_table(
-        "customer_orders_daily",
-        _id(),
-        sa.Column("channel_key", sa.UUID(), nullable=False),
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("prev_day", sa.Date(), nullable=True),
-        sa.Column("seq", sa.SmallInteger(), nullable=False),
-        sa.Column("orders", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("net", sa.Numeric(), server_default="0", nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_orders_daily")),
+    _table(
+        "customer_orders_daily", "channel_key", "day", "prev_day", "seq", "orders", "net", sums=True
     )
     op.create_index(
         "uq_customer_orders_daily_key",
@@ -69,16 +85,10 @@ def upgrade() -> None:
         unique=True,
         postgresql_nulls_not_distinct=True,
     )
-    op.create_table(
+    _table(
         "customer_cohort_daily",
-        _id(),
-        sa.Column("channel_key", sa.UUID(), nullable=False),
-        sa.Column("first_day", sa.Date(), nullable=False),
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("customers", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("month_customers", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("net", sa.Numeric(), server_default="0", nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_cohort_daily")),
+        *("channel_key", "first_day", "day", "customers", "month_customers", "net"),
+        sums=True,
     )
     op.create_index(
         "uq_customer_cohort_daily_key",

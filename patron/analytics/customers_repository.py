@@ -278,14 +278,9 @@ async def signups_by_bucket(
 
 async def churned_customers(db: AsyncSession, scope: OrderScope) -> tuple[int, int]:
     """(customers now in the churned stage, customers who ever placed a counted order)."""
-    # with the rollups: the first orders' facts instead of grouping the channel's orders
-    firsts = (
-        select(CustomerOrderFact.customer_id)
-        .where(CustomerOrderFact.channel_key == scope.channel_key, CustomerOrderFact.seq == 1)
-        .subquery("first_orders")
-        if scope.rolled_up
-        else scope.first_orders()
-    )
+    if scope.rolled_up:
+        return await _rolled_churned(db, scope)
+    firsts = scope.first_orders()
     row = (
         await db.execute(
             select(
@@ -450,6 +445,23 @@ async def _rolled_cohort_activity(
         .group_by("cohort", "offset")
     )
     return {(month, int(months)): int(count) for month, months, count in rows if count}
+
+
+async def _rolled_churned(db: AsyncSession, scope: OrderScope) -> tuple[int, int]:
+    """Customers who ever ordered are the first orders' facts (an index-only count); the
+    churned ones are looked up from the churned stage's index, each checked against them."""
+    first = (CustomerOrderFact.channel_key == scope.channel_key, CustomerOrderFact.seq == 1)
+    ever = await db.scalar(select(func.count()).where(*first))
+    churned = await db.scalar(
+        select(func.count()).where(
+            Customer.lifecycle_stage == "churned",
+            Customer.merged_into_id.is_(None),
+            select(CustomerOrderFact.customer_id)
+            .where(*first, CustomerOrderFact.customer_id == Customer.id)
+            .exists(),
+        )
+    )
+    return int(churned or 0), int(ever or 0)
 
 
 def _day_of(instant: datetime) -> date:
