@@ -24,8 +24,8 @@ the same customer take turns on an advisory lock. ``patron reports rebuild``, th
 benchmark loaders and migration 0021 recompute all three tables from the orders
 (:data:`REBUILD`).
 
-Orders deleted outright (a customer erased, a channel removed) leave facts behind until the
-next ``patron reports rebuild``.
+Patron never deletes orders; orders deleted with SQL (or by the cascade of a customer deleted
+with SQL) leave facts behind until the next ``patron reports rebuild``.
 """
 
 from __future__ import annotations
