@@ -5,6 +5,11 @@ channel, of customers the reader may see (record scope through the customer's ow
 everywhere else). A customer's *first order* is their earliest counted order; without a
 channel it comes from ``customer_metrics.first_order_at`` (kept current by every order change,
 indexed), with a channel from one ``GROUP BY`` over that channel's orders.
+
+A reader who sees every customer gets the same figures from the rollups of
+:mod:`patron.analytics.customer_rollups` (a few thousand rows instead of the period's orders);
+a reader limited to some customers gets them from the orders of those customers (the rollups
+are global), so both paths stay and the tests hold them equal.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from decimal import Decimal
 from sqlalchemy import (
     ColumnElement,
     Date,
+    DateTime,
     Select,
     SQLColumnExpression,
     Subquery,
@@ -32,7 +38,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.analytics.period import InvalidPeriod, ReportPeriod
 from patron.auth.principal import Principal
 from patron.auth.scoping import visible_to
-from patron.models import Channel, Customer, CustomerMetrics, Order
+from patron.models import (
+    Channel,
+    Customer,
+    CustomerCohortDaily,
+    CustomerMetrics,
+    CustomerOrderFact,
+    CustomerOrdersDaily,
+    Order,
+)
+from patron.models.reports import ALL_CHANNELS
 from patron.orders.repository import channel_by_name
 
 # what a customer really paid for an order, in the shop currency
@@ -77,6 +92,16 @@ class OrderScope:
 
     principal: Principal
     channel_id: uuid.UUID | None = None
+    rollups: bool = True  # False: always from the orders (the tests compare the two)
+
+    @property
+    def rolled_up(self) -> bool:
+        """Whether the rollups answer for this reader (they see every customer)."""
+        return self.rollups and self.principal.record_scope == "all"
+
+    @property
+    def channel_key(self) -> uuid.UUID:
+        return self.channel_id or ALL_CHANNELS
 
     def orders(self) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = [Order.cancelled_at.is_(None)]
@@ -121,6 +146,8 @@ async def activity_by_bucket(
 ) -> list[BucketActivity]:
     """Per bucket: customers whose first order is in it, customers who had ordered before it
     (or before the period) and order again in it, and the orders."""
+    if scope.rolled_up:
+        return await _rolled_activity(db, scope, period)
     firsts = scope.first_orders()
     bucket = utc_day(Order.placed_at, period.grain)
     is_new = and_(
@@ -154,6 +181,8 @@ class PeriodCustomers:
 async def period_customers(
     db: AsyncSession, scope: OrderScope, period: ReportPeriod
 ) -> PeriodCustomers:
+    if scope.rolled_up:
+        return await _rolled_period_customers(db, scope, period)
     firsts = scope.first_orders()
     per_customer = (
         select(
@@ -192,6 +221,8 @@ class Spend:
 async def spend_by(db: AsyncSession, scope: OrderScope, until: datetime) -> Spend:
     """What every customer who had ordered before ``until`` had spent by then (net of refunds,
     shop currency): one sum over the orders, the customers counted from their first orders."""
+    if scope.rolled_up:
+        return await _rolled_spend(db, scope, until)
     firsts = scope.first_orders()
     net = await db.scalar(
         select(func.coalesce(func.sum(NET_SPENT), 0)).where(
@@ -209,6 +240,8 @@ async def spend_by_cohort(
 ) -> dict[date, Spend]:
     """Per bucket of the period: the customers whose first order is in it, and what they had
     spent by the end of the period."""
+    if scope.rolled_up:
+        return await _rolled_spend_by_cohort(db, scope, period)
     firsts = scope.first_orders()
     cohort = utc_day(firsts.c.first_at, period.grain)
     rows = await db.execute(
@@ -245,6 +278,8 @@ async def signups_by_bucket(
 
 async def churned_customers(db: AsyncSession, scope: OrderScope) -> tuple[int, int]:
     """(customers now in the churned stage, customers who ever placed a counted order)."""
+    if scope.rolled_up:
+        return await _rolled_churned(db, scope)
     firsts = scope.first_orders()
     row = (
         await db.execute(
@@ -268,6 +303,8 @@ async def cohort_activity(
 ) -> dict[tuple[date, int], int]:
     """For cohorts by first-order month from ``first_month`` to ``last_month``: how many of
     each cohort ordered in its month +0 (everyone: the cohort's size), +1, ... +12."""
+    if scope.rolled_up:
+        return await _rolled_cohort_activity(db, scope, first_month, last_month)
     firsts = scope.first_orders()
     cohort_start = func.date_trunc("month", func.timezone("UTC", firsts.c.first_at))
     placed = func.timezone("UTC", Order.placed_at)
@@ -299,3 +336,134 @@ def next_month(month: date) -> date:
 
 def _instant(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+# -- the same figures from the rollups (readers who see every customer) ----------------------
+
+_DAILY = CustomerOrdersDaily
+_COHORT = CustomerCohortDaily
+
+
+def _day_bucket(column: SQLColumnExpression[date], grain: str) -> ColumnElement[date]:
+    return cast(func.date_trunc(grain, cast(column, DateTime)), Date)
+
+
+def _total(
+    column: SQLColumnExpression[int], *conditions: ColumnElement[bool]
+) -> ColumnElement[int]:
+    figure = func.sum(column)
+    return func.coalesce(figure.filter(*conditions) if conditions else figure, 0)
+
+
+async def _rolled_activity(
+    db: AsyncSession, scope: OrderScope, period: ReportPeriod
+) -> list[BucketActivity]:
+    # a bucket counts from the period's first day when it starts before it
+    bucket = _day_bucket(_DAILY.day, period.grain).label("bucket")
+    rows = (
+        select(bucket, _DAILY.prev_day, _DAILY.seq, _DAILY.orders)
+        .where(
+            _DAILY.channel_key == scope.channel_key, _DAILY.day.between(period.start, period.end)
+        )
+        .subquery()
+    )
+    start = func.greatest(rows.c.bucket, period.start)
+    result = await db.execute(
+        select(
+            rows.c.bucket,
+            _total(rows.c.orders, rows.c.seq == 1),
+            _total(rows.c.orders, rows.c.seq > 1, rows.c.prev_day < start),
+            _total(rows.c.orders),
+        ).group_by(rows.c.bucket)
+    )
+    return [BucketActivity(b, int(new), int(back), int(n)) for b, new, back, n in result if n]
+
+
+async def _rolled_period_customers(
+    db: AsyncSession, scope: OrderScope, period: ReportPeriod
+) -> PeriodCustomers:
+    first = _DAILY.seq == 1
+    row = (
+        await db.execute(
+            select(
+                _total(_DAILY.orders, or_(first, _DAILY.prev_day < period.start)),
+                _total(_DAILY.orders, first),
+                _total(_DAILY.orders, _DAILY.seq == 2, _DAILY.prev_day >= period.start),
+                _total(_DAILY.orders),
+            ).where(
+                _DAILY.channel_key == scope.channel_key,
+                _DAILY.day.between(period.start, period.end),
+            )
+        )
+    ).one()
+    ordered, new, new_again, orders = (int(value) for value in row)
+    return PeriodCustomers(ordered, new, ordered - new, ordered - new + new_again, orders)
+
+
+async def _rolled_spend(db: AsyncSession, scope: OrderScope, until: datetime) -> Spend:
+    customers, net = (
+        await db.execute(
+            select(
+                _total(_DAILY.orders, _DAILY.seq == 1), func.coalesce(func.sum(_DAILY.net), 0)
+            ).where(_DAILY.channel_key == scope.channel_key, _DAILY.day < _day_of(until))
+        )
+    ).one()
+    return Spend(int(customers), Decimal(net))
+
+
+async def _rolled_spend_by_cohort(
+    db: AsyncSession, scope: OrderScope, period: ReportPeriod
+) -> dict[date, Spend]:
+    cohort = _day_bucket(_COHORT.first_day, period.grain)
+    rows = await db.execute(
+        select(cohort, func.sum(_COHORT.customers), func.sum(_COHORT.net))
+        .where(
+            _COHORT.channel_key == scope.channel_key,
+            _COHORT.first_day.between(period.start, period.end),
+            _COHORT.day <= period.end,
+        )
+        .group_by(cohort)
+    )
+    return {day: Spend(int(n), Decimal(net)) for day, n, net in rows if n}
+
+
+async def _rolled_cohort_activity(
+    db: AsyncSession, scope: OrderScope, first_month: date, last_month: date
+) -> dict[tuple[date, int], int]:
+    cohort = _day_bucket(_COHORT.first_day, "month")
+    offset = (extract("year", _COHORT.day) - extract("year", _COHORT.first_day)) * 12 + (
+        extract("month", _COHORT.day) - extract("month", _COHORT.first_day)
+    )
+    rows = await db.execute(
+        select(cohort.label("cohort"), offset.label("offset"), func.sum(_COHORT.month_customers))
+        .where(
+            _COHORT.channel_key == scope.channel_key,
+            _COHORT.first_day >= first_month,
+            _COHORT.first_day < next_month(last_month),
+            offset <= RETENTION_MONTHS,
+        )
+        .group_by("cohort", "offset")
+    )
+    return {(month, int(months)): int(count) for month, months, count in rows if count}
+
+
+async def _rolled_churned(db: AsyncSession, scope: OrderScope) -> tuple[int, int]:
+    """Customers who ever ordered are the first orders' facts (an index-only count); the
+    churned ones are looked up from the churned stage's index, each checked against them."""
+    first = (CustomerOrderFact.channel_key == scope.channel_key, CustomerOrderFact.seq == 1)
+    ever = await db.scalar(select(func.count()).where(*first))
+    churned = await db.scalar(
+        select(func.count()).where(
+            Customer.lifecycle_stage == "churned",
+            Customer.merged_into_id.is_(None),
+            select(CustomerOrderFact.customer_id)
+            .where(*first, CustomerOrderFact.customer_id == Customer.id)
+            .exists(),
+        )
+    )
+    return int(churned or 0), int(ever or 0)
+
+
+def _day_of(instant: datetime) -> date:
+    """The UTC day starting at ``instant`` (a period's bounds are UTC midnights)."""
+    return instant.astimezone(UTC).date()

@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from patron.analytics import rfm
+from patron.analytics import customer_rollups, rfm
 from patron.config import Settings
 from patron.kit.time import utcnow
 from patron.segments.changes import mark_customers_changed
@@ -162,6 +162,7 @@ async def refresh(
     await db.execute(_REFRESH, {"ids": ids})
     await db.execute(_UPDATE_STAGES, {"ids": ids, **_thresholds(settings)})
     await rfm.rescore(db, ids)
+    await customer_rollups.refresh(db, ids)
     await mark_customers_changed(db, ids)
 
 

@@ -1,7 +1,8 @@
 """After the rows are in: customer metrics in one set-based statement, the automatic
-lifecycle stage where time moved on since generation, the RFM scores, the daily sales and
-product rollups, the products bought together, and the number sequences moved past the demo's
-numbers. Shared by the ORM loader (demo) and the COPY loader (benchmark)."""
+lifecycle stage where time moved on since generation, the RFM scores, the customer and cohort
+rollups, the daily sales and product rollups, the products bought together, and the number
+sequences moved past the demo's numbers. Shared by the ORM loader (demo) and the COPY loader
+(benchmark)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import TextClause, text
 
-from patron.analytics import product_rollups
+from patron.analytics import customer_rollups, product_rollups
 from patron.analytics.rfm import COMPUTE_CUT_POINTS, SCORE_EVERYONE
 from patron.analytics.rollups import REBUILD_RANGE
 from patron.customers.metrics import REFRESH_ALL, UPDATE_ALL_STAGES
@@ -33,15 +34,17 @@ def stage_parameters(params: ShopParams, now: datetime) -> dict[str, Any]:
 
 
 def statements(params: ShopParams, now: datetime) -> list[tuple[TextClause, dict[str, Any]]]:
-    """Metrics, stages, RFM scores, then the rollups (the last ``ROLLUPS`` statements, which
-    read orders by day: the benchmark runs them once the indexes are back). (Sequences are
-    separate: ``ADVANCE_SEQUENCE`` for each of ``sequence_targets`` that ``SEQUENCE_EXISTS``.)"""
+    """Metrics, stages, RFM scores, the customer and cohort rollups, then the day-keyed
+    rollups (the last ``ROLLUPS`` statements, which read orders by day: the benchmark runs them
+    once the indexes are back). (Sequences are separate: ``ADVANCE_SEQUENCE`` for each of
+    ``sequence_targets`` that ``SEQUENCE_EXISTS``.)"""
     every_day = {"first": date(1970, 1, 1), "last": now.date() + timedelta(days=1)}
     return [
         (REFRESH_ALL, {}),
         (UPDATE_ALL_STAGES, stage_parameters(params, now)),
         (COMPUTE_CUT_POINTS, {"now": now}),
         (SCORE_EVERYONE, {"now": now}),
+        *((statement, {}) for statement in customer_rollups.REBUILD),
         (REBUILD_RANGE, every_day),
         (product_rollups.FILL_RANGE, every_day),
         (product_rollups.INSERT_PAIRS, product_rollups.pair_parameters(now.date())),

@@ -46,6 +46,9 @@ from patron.models.orders import (
 from patron.models.privacy import PrivacyRequest
 from patron.models.reports import (
     BoughtTogether,
+    CustomerCohortDaily,
+    CustomerOrderFact,
+    CustomerOrdersDaily,
     ProductSalesDaily,
     SalesDaily,
     WeeklySummarySent,
@@ -85,9 +88,12 @@ __all__ = [
     "CustomFieldDefinition",
     "Customer",
     "CustomerAddress",
+    "CustomerCohortDaily",
     "CustomerEmail",
     "CustomerExternalId",
     "CustomerMetrics",
+    "CustomerOrderFact",
+    "CustomerOrdersDaily",
     "CustomerPhone",
     "DuplicateCandidate",
     "IdempotencyKey",

@@ -8,15 +8,19 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -132,3 +136,83 @@ class WeeklySummarySent(Base):
         ForeignKey("mail_message.id", ondelete="SET NULL")
     )
     sent_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# the channel key of the rows that count every channel (a channel filter uses its own id)
+ALL_CHANNELS = uuid.UUID(int=0)
+NET = Numeric()  # exact: sums of unrounded order amounts, rounded only where shown
+
+
+class CustomerOrderFact(Base):
+    """One counted order (not cancelled) of a customer, seen across every channel
+    (``channel_key`` :data:`ALL_CHANNELS`) and within its own channel: which of the customer's
+    orders it is, the day of the one before and of the first. Rewritten for a customer
+    whenever their orders change; the two rollups below add up these rows."""
+
+    __tablename__ = "customer_order_fact"
+    __table_args__ = (
+        Index("ix_customer_order_fact_customer", "customer_id"),
+        # the customers who ever ordered (in a channel): the churned share
+        Index(
+            "ix_customer_order_fact_first",
+            "channel_key",
+            "customer_id",
+            postgresql_where=text("seq = 1"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    channel_key: Mapped[uuid.UUID]
+    order_id: Mapped[uuid.UUID]
+    customer_id: Mapped[uuid.UUID]
+    day: Mapped[date] = mapped_column(Date)
+    prev_day: Mapped[date | None] = mapped_column(Date)  # None for the first order
+    seq: Mapped[int] = mapped_column(SmallInteger)  # 1, 2, or 3 for every later order
+    first_day: Mapped[date] = mapped_column(Date)
+    month_first: Mapped[bool]  # the customer's first order of its UTC month
+    net: Mapped[Decimal] = mapped_column(NET)
+
+
+class CustomerOrdersDaily(Base):
+    """Per UTC day: the counted orders by which of the customer's orders they are and the
+    day of the customer's order before (answers new / returning / repeat customers of any
+    range: a customer ordered in a range once counted by their first order in it)."""
+
+    __tablename__ = "customer_orders_daily"
+    __table_args__ = (
+        Index(
+            "uq_customer_orders_daily_key",
+            "channel_key",
+            "day",
+            "prev_day",
+            "seq",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    channel_key: Mapped[uuid.UUID]
+    day: Mapped[date] = mapped_column(Date)
+    prev_day: Mapped[date | None] = mapped_column(Date)
+    seq: Mapped[int] = mapped_column(SmallInteger)
+    orders: Mapped[int] = mapped_column(Integer, server_default="0")
+    net: Mapped[Decimal] = mapped_column(NET, server_default="0")
+
+
+class CustomerCohortDaily(Base):
+    """Per first-order day (the cohort) and order day: customers whose first order it is,
+    customers ordering for the first time that month, and what the orders brought."""
+
+    __tablename__ = "customer_cohort_daily"
+    __table_args__ = (
+        Index("uq_customer_cohort_daily_key", "channel_key", "first_day", "day", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    channel_key: Mapped[uuid.UUID]
+    first_day: Mapped[date] = mapped_column(Date)
+    day: Mapped[date] = mapped_column(Date)
+    customers: Mapped[int] = mapped_column(Integer, server_default="0")
+    month_customers: Mapped[int] = mapped_column(Integer, server_default="0")
+    net: Mapped[Decimal] = mapped_column(NET, server_default="0")

@@ -23,18 +23,20 @@ def rebuild(
     ] = None,
 ) -> None:
     """Recompute the daily sales and product rollups from the orders, a month per
-    transaction, then the products bought together (the last year's).
+    transaction, then the products bought together (the last year's) and the customer and
+    cohort rollups (all of them, in one transaction).
 
-    Safe while Patron runs: each day is locked while it is recomputed.
+    Safe while Patron runs: each day is locked while it is recomputed; order changes wait
+    while the customer rollups are rebuilt.
     """
-    from patron.analytics import product_rollups, rollups
+    from patron.analytics import customer_rollups, product_rollups, rollups
     from patron.analytics.period import InvalidPeriod, period_of
     from patron.cli import _database_url, fail
     from patron.db.engine import Database
 
     settings = get_settings()
 
-    async def main() -> int:
+    async def main() -> tuple[int, int]:
         database = Database(_database_url(settings), pool_size=2)
         try:
             today = utcnow().date()
@@ -47,15 +49,17 @@ def rebuild(
             except InvalidPeriod as error:
                 fail(f"{error.message} ({error.code})")
                 raise
-            rows = await rollups.rebuild_in_chunks(database, first=period.start, last=period.end)
+            days = await rollups.rebuild_in_chunks(database, first=period.start, last=period.end)
             async with database.transaction() as db:
                 await product_rollups.refresh_pairs(db, today=today)
-            return rows
+            async with database.transaction() as db:
+                return days, await customer_rollups.rebuild(db)
         finally:
             await database.dispose()
 
-    days = asyncio.run(main())
+    days, facts = asyncio.run(main())
     typer.echo(
         f"Rebuilt {days} day, channel and currency row(s) of the sales and product rollups,"
         " and the products bought together."
     )
+    typer.echo(f"Rebuilt the customer rollups from {facts} order fact(s).")
