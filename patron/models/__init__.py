@@ -22,7 +22,12 @@ from patron.models.customers import (
     DuplicateCandidate,
     SavedView,
 )
-from patron.models.events import AnonymousVisitor, TrackingEvent, TrackingEventKey
+from patron.models.events import (
+    AnonymousVisitor,
+    CustomerEventDay,
+    TrackingEvent,
+    TrackingEventKey,
+)
 from patron.models.imports import ImportJob, ImportMapping
 from patron.models.integrations import (
     StoreBackfill,
@@ -122,6 +127,7 @@ __all__ = [
     "StoreRecordVersion",
     "Team",
     "TimelineEntry",
+    "CustomerEventDay",
     "TrackingEvent",
     "TrackingEventKey",
     "WebhookDelivery",
