@@ -33,8 +33,9 @@ def stage_parameters(params: ShopParams, now: datetime) -> dict[str, Any]:
 
 
 def statements(params: ShopParams, now: datetime) -> list[tuple[TextClause, dict[str, Any]]]:
-    """Metrics, stages, RFM scores, the order facts on the lines, then the sales rollup. (Sequences are separate:
-    ``ADVANCE_SEQUENCE`` for each of ``sequence_targets`` that ``SEQUENCE_EXISTS``.)"""
+    """Metrics, stages, RFM scores, the order facts on the lines, then the sales rollup.
+    (Sequences are separate: ``ADVANCE_SEQUENCE`` for each of ``sequence_targets`` that
+    ``SEQUENCE_EXISTS``.)"""
     every_day = {"first": date(1970, 1, 1), "last": now.date() + timedelta(days=1)}
     return [
         (REFRESH_ALL, {}),

@@ -41,7 +41,6 @@ from patron.models import (
     CustomerAddress,
     CustomerEventDay,
     CustomerMetrics,
-    Order,
     OrderLine,
     Product,
     SegmentMember,
