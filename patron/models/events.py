@@ -11,7 +11,16 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, func, text
+from sqlalchemy import (
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -59,10 +68,14 @@ class CustomerEventDay(Base):
     a row reaching zero is deleted."""
 
     __tablename__ = "customer_event_day"
+    __table_args__ = (
+        # a window's counts by index-only scan
+        PrimaryKeyConstraint("name", "day", "customer_id", postgresql_include=["n"]),
+    )
 
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    day: Mapped[date] = mapped_column(Date)
+    customer_id: Mapped[uuid.UUID] = mapped_column()
     n: Mapped[int] = mapped_column(Integer)
 
 

@@ -433,7 +433,7 @@ def _did_by_day(node: Did, ctx: Context) -> Clause:
         start = shift(ctx.now, node.within)
         first_day = start.astimezone(UTC).date()
         next_day = _day_bounds(first_day)[1]
-        edge = select(
+        edge: Any = select(
             TrackingEvent.customer_id.label("customer_id"), literal_column("1").label("n")
         ).where(
             TrackingEvent.customer_id.is_not(None),
