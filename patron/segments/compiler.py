@@ -348,9 +348,11 @@ def _counted(
     having = and_(ORDERING[op](count, times), *[e[0] for e in extra])
     empty_matches = (times <= 0 if op == ">=" else True) and all(e[1] for e in extra)
     grouped = base.group_by(customer_id)
-    if empty_matches:
-        return Customer.id.not_in(grouped.having(not_(having)))
-    return Customer.id.in_(grouped.having(having))
+    # the groups once per statement (a materialized CTE): under an OR, PostgreSQL evaluates
+    # the condition on more than one plan node and would build the groups for each
+    found = grouped.having(not_(having) if empty_matches else having).cte()
+    ids = select(*found.prefix_with("MATERIALIZED").c)  # one column: the customer ids
+    return Customer.id.not_in(ids) if empty_matches else Customer.id.in_(ids)
 
 
 def _bought(node: Bought, ctx: Context) -> Clause:
