@@ -132,6 +132,11 @@ class Event:
     name: str
     days_ago: int
     properties: dict[str, Any]
+    hours: int = 1  # before ``days_ago`` days: 0 is a window's first instant
+
+    @property
+    def at(self) -> datetime:
+        return NOW - timedelta(days=self.days_ago, hours=self.hours)
 
 
 @dataclass
@@ -237,6 +242,7 @@ people = st.builds(
             st.sampled_from(["viewed_product", "added_to_cart"]),
             st.integers(0, 30),
             properties,
+            st.sampled_from([1, 0, -1, 12, 23]),  # around a window's first day and instant
         ),
         max_size=4,
     ),
@@ -518,7 +524,7 @@ def _did(person: Person, node: Did) -> bool:
         1
         for event in person.events
         if event.name == node.event
-        and not (node.within and ago(event.days_ago) < _cutoff(node.within))
+        and not (node.within and event.at < _cutoff(node.within))
         and all(_property(event, item) for item in node.where)
     )
     return ORDERING[node.times_op](count, node.times)
@@ -631,7 +637,7 @@ async def _store(db: AsyncSession, crowd: list[Person], product_ids: list[uuid.U
             ]
         rows += [
             TrackingEvent(
-                occurred_at=ago(event.days_ago),
+                occurred_at=event.at,
                 customer_id=person.id,
                 name=event.name,
                 properties=event.properties,

@@ -16,6 +16,7 @@ from patron.analytics.rfm import COMPUTE_CUT_POINTS, SCORE_EVERYONE
 from patron.analytics.rollups import REBUILD_RANGE
 from patron.customers.metrics import REFRESH_ALL, UPDATE_ALL_STAGES
 from patron.demo_shop.shop import ShopParams
+from patron.segments.rollups import FILL_LINES
 
 SEQUENCE_EXISTS = text("SELECT to_regclass(:name) IS NOT NULL")
 # never moves a sequence back: numbers already handed out stay taken
@@ -34,16 +35,17 @@ def stage_parameters(params: ShopParams, now: datetime) -> dict[str, Any]:
 
 
 def statements(params: ShopParams, now: datetime) -> list[tuple[TextClause, dict[str, Any]]]:
-    """Metrics, stages, RFM scores, the customer and cohort rollups, then the day-keyed
-    rollups (the last ``ROLLUPS`` statements, which read orders by day: the benchmark runs them
-    once the indexes are back). (Sequences are separate: ``ADVANCE_SEQUENCE`` for each of
-    ``sequence_targets`` that ``SEQUENCE_EXISTS``.)"""
+    """Metrics, stages, RFM scores, the order facts on the lines, the customer and cohort
+    rollups, then the day-keyed rollups (the last ``ROLLUPS`` statements, which read orders by
+    day: the benchmark runs them once the indexes are back). (Sequences are separate:
+    ``ADVANCE_SEQUENCE`` for each of ``sequence_targets`` that ``SEQUENCE_EXISTS``.)"""
     every_day = {"first": date(1970, 1, 1), "last": now.date() + timedelta(days=1)}
     return [
         (REFRESH_ALL, {}),
         (UPDATE_ALL_STAGES, stage_parameters(params, now)),
         (COMPUTE_CUT_POINTS, {"now": now}),
         (SCORE_EVERYONE, {"now": now}),
+        (FILL_LINES, {}),
         *((statement, {}) for statement in customer_rollups.REBUILD),
         (REBUILD_RANGE, every_day),
         (product_rollups.FILL_RANGE, every_day),

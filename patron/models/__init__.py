@@ -22,7 +22,12 @@ from patron.models.customers import (
     DuplicateCandidate,
     SavedView,
 )
-from patron.models.events import AnonymousVisitor, TrackingEvent, TrackingEventKey
+from patron.models.events import (
+    AnonymousVisitor,
+    CustomerEventDay,
+    TrackingEvent,
+    TrackingEventKey,
+)
 from patron.models.imports import ImportJob, ImportMapping
 from patron.models.integrations import (
     StoreBackfill,
@@ -90,6 +95,7 @@ __all__ = [
     "CustomerAddress",
     "CustomerCohortDaily",
     "CustomerEmail",
+    "CustomerEventDay",
     "CustomerExternalId",
     "CustomerMetrics",
     "CustomerOrderFact",

@@ -8,10 +8,19 @@ defaulted to "now" would then be stored twice.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, func, text
+from sqlalchemy import (
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,6 +59,24 @@ class TrackingEvent(Base):
     properties: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     source: Mapped[str] = mapped_column(String(80))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+
+
+class CustomerEventDay(Base):
+    """How many events of one name a customer has on one UTC day: ``did ... within``
+    conditions read these instead of the events. Kept current by statement triggers on
+    ``tracking_event`` (migration 0019) in the transaction that adds, moves or deletes events;
+    a row reaching zero is deleted."""
+
+    __tablename__ = "customer_event_day"
+    __table_args__ = (
+        # a window's counts by index-only scan
+        PrimaryKeyConstraint("name", "day", "customer_id", postgresql_include=["n"]),
+    )
+
+    name: Mapped[str] = mapped_column(String(100))
+    day: Mapped[date] = mapped_column(Date)
+    customer_id: Mapped[uuid.UUID] = mapped_column()
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class TrackingEventKey(Base):

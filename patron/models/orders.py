@@ -134,6 +134,14 @@ class OrderLine(IdMixin, Base):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("unit_price >= 0 AND discount_total >= 0", name="amounts_not_negative"),
         Index("ix_order_line_sku", "sku"),
+        # "bought ... within": the lines of live orders by product and time, with the buyer
+        Index(
+            "ix_order_line_bought",
+            "product_id",
+            "placed_at",
+            postgresql_include=["customer_id", "order_id", "total"],
+            postgresql_where=text("cancelled_at IS NULL"),
+        ),
     )
 
     order_id: Mapped[uuid.UUID] = mapped_column(
@@ -153,6 +161,11 @@ class OrderLine(IdMixin, Base):
     discount_total: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
     total: Mapped[Decimal] = mapped_column(MONEY)
     position: Mapped[int] = mapped_column(Integer, server_default="0")
+    # copies of the order's customer, placing time and cancellation, set by triggers
+    # (migration 0019) in the writing transaction: segment conditions read lines alone
+    customer_id: Mapped[uuid.UUID | None] = mapped_column()
+    placed_at: Mapped[datetime | None] = mapped_column()
+    cancelled_at: Mapped[datetime | None] = mapped_column()
 
 
 class Payment(IdMixin, Base):

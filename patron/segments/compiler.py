@@ -26,9 +26,11 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     not_,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -37,8 +39,8 @@ from patron.models import (
     Consent,
     Customer,
     CustomerAddress,
+    CustomerEventDay,
     CustomerMetrics,
-    Order,
     OrderLine,
     Product,
     SegmentMember,
@@ -346,17 +348,18 @@ def _counted(
     having = and_(ORDERING[op](count, times), *[e[0] for e in extra])
     empty_matches = (times <= 0 if op == ">=" else True) and all(e[1] for e in extra)
     grouped = base.group_by(customer_id)
-    if empty_matches:
-        return Customer.id.not_in(grouped.having(not_(having)))
-    return Customer.id.in_(grouped.having(having))
+    # the groups once per statement (a materialized CTE): under an OR, PostgreSQL evaluates
+    # the condition on more than one plan node and would build the groups for each
+    found = grouped.having(not_(having) if empty_matches else having).cte()
+    ids = select(*found.prefix_with("MATERIALIZED").c)  # one column: the customer ids
+    return Customer.id.not_in(ids) if empty_matches else Customer.id.in_(ids)
 
 
 def _bought(node: Bought, ctx: Context) -> Clause:
-    lines = (
-        select(Order.customer_id)
-        .select_from(OrderLine)
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(Order.cancelled_at.is_(None))
+    # the lines carry their order's customer, time and cancellation (kept by triggers), so
+    # no join to the orders: ``ix_order_line_bought`` answers product-and-window alone
+    lines = select(OrderLine.customer_id).where(
+        OrderLine.customer_id.is_not(None), OrderLine.cancelled_at.is_(None)
     )
     target = (node.target or "").lower()
     if node.kind == "variant":
@@ -374,13 +377,13 @@ def _bought(node: Bought, ctx: Context) -> Clause:
         )
         lines = lines.where(OrderLine.product_id.in_(in_category))
     if node.within is not None:
-        lines = lines.where(Order.placed_at >= shift(ctx.now, node.within))
+        lines = lines.where(OrderLine.placed_at >= shift(ctx.now, node.within))
     extra = []
     if node.amount_over is not None:
         spent = func.sum(OrderLine.total) > node.amount_over
         extra.append((spent, Decimal(0) > node.amount_over))
-    count = func.count(Order.id.distinct())
-    return _counted(Order.customer_id, count, node.times_op, node.times, extra, lines)
+    count = func.count(OrderLine.order_id.distinct())
+    return _counted(OrderLine.customer_id, count, node.times_op, node.times, extra, lines)
 
 
 def _property(item: PropertyFilter) -> Clause:
@@ -407,6 +410,8 @@ def _property(item: PropertyFilter) -> Clause:
 
 
 def _did(node: Did, ctx: Context) -> Clause:
+    if not node.where:
+        return _did_by_day(node, ctx)
     events = select(TrackingEvent.customer_id).where(
         TrackingEvent.customer_id.is_not(None), TrackingEvent.name == node.event
     )
@@ -416,6 +421,33 @@ def _did(node: Did, ctx: Context) -> Clause:
         events = events.where(_property(item))
     count = func.count()
     return _counted(TrackingEvent.customer_id, count, node.times_op, node.times, [], events)
+
+
+def _did_by_day(node: Did, ctx: Context) -> Clause:
+    """``did`` without property filters, from the daily counts: the whole days after the
+    window's first day, plus that first day's own events from its first instant on."""
+    days = select(
+        CustomerEventDay.customer_id.label("customer_id"), CustomerEventDay.n.label("n")
+    ).where(CustomerEventDay.name == node.event)
+    if node.within is None:
+        rows: Any = days
+    else:
+        start = shift(ctx.now, node.within)
+        first_day = start.astimezone(UTC).date()
+        next_day = _day_bounds(first_day)[1]
+        edge: Any = select(
+            TrackingEvent.customer_id.label("customer_id"), literal_column("1").label("n")
+        ).where(
+            TrackingEvent.customer_id.is_not(None),
+            TrackingEvent.name == node.event,
+            TrackingEvent.occurred_at >= start,
+            TrackingEvent.occurred_at < next_day,
+        )
+        rows = union_all(days.where(CustomerEventDay.day > first_day), edge)
+    counts = rows.subquery("event_days")
+    base = select(counts.c.customer_id)
+    count = func.sum(counts.c.n)
+    return _counted(counts.c.customer_id, count, node.times_op, node.times, [], base)
 
 
 def condition(node: Node, ctx: Context) -> Clause:

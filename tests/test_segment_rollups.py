@@ -1,0 +1,154 @@
+"""The rows segment conditions read instead of the raw ones stay exact through every kind
+of write: events added (single and batch), an anonymous visitor's events joining a customer,
+events moved to another customer, events deleted one by one and with their customer; order
+lines written, their order cancelled, re-timed, moved to another customer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from patron.events import repository as events
+from patron.kit.ids import new_id
+from patron.models import Customer, Order, OrderLine, TrackingEvent
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+DAY_COUNTS = text(
+    """
+    SELECT name, (occurred_at AT TIME ZONE 'UTC')::date AS day, customer_id, count(*) AS n
+    FROM tracking_event WHERE customer_id = ANY(:ids) GROUP BY 1, 2, 3
+    EXCEPT ALL
+    SELECT name, day, customer_id, n FROM customer_event_day WHERE customer_id = ANY(:ids)
+    """
+)
+ROLLUP_EXTRA = text(
+    """
+    SELECT name, day, customer_id, n FROM customer_event_day WHERE customer_id = ANY(:ids)
+    EXCEPT ALL
+    SELECT name, (occurred_at AT TIME ZONE 'UTC')::date, customer_id, count(*)
+    FROM tracking_event WHERE customer_id = ANY(:ids) GROUP BY 1, 2, 3
+    """
+)
+LINES_OFF = text(
+    """
+    SELECT l.id FROM order_line l JOIN shop_order o ON o.id = l.order_id
+    WHERE o.customer_id = ANY(:ids) AND (l.customer_id, l.placed_at, l.cancelled_at)
+          IS DISTINCT FROM (o.customer_id, o.placed_at, o.cancelled_at)
+    """
+)
+
+
+async def _customers(db: AsyncSession, count: int) -> list[uuid.UUID]:
+    ids = [new_id() for _ in range(count)]
+    db.add_all(Customer(id=i, first_name="R", email=f"r{i.hex[-10:]}@example.com") for i in ids)
+    await db.flush()
+    return ids
+
+
+async def _rollup_exact(db: AsyncSession, ids: list[uuid.UUID]) -> int:
+    await db.flush()
+    assert (await db.execute(DAY_COUNTS, {"ids": ids})).all() == []
+    assert (await db.execute(ROLLUP_EXTRA, {"ids": ids})).all() == []
+    return int(
+        await db.scalar(
+            text("SELECT coalesce(sum(n), 0) FROM customer_event_day WHERE customer_id = ANY(:i)"),
+            {"i": ids},
+        )
+        or 0
+    )
+
+
+def _event(
+    customer: uuid.UUID | None, hours: int, name: str = "viewed_product"
+) -> dict[str, object]:
+    return {
+        "id": new_id(),
+        "occurred_at": NOW - timedelta(hours=hours),
+        "customer_id": customer,
+        "anonymous_id": None if customer else "anon-rollup",
+        "name": name,
+        "properties": {},
+        "source": "test",
+    }
+
+
+async def test_event_day_counts_follow_every_write(db: AsyncSession) -> None:
+    first, second = await _customers(db, 2)
+    ids = [first, second]
+    # a batch over several days and names, with anonymous events beside
+    batch = [_event(first, h) for h in (0, 1, 30, 30, 80)] + [_event(second, 2, "searched")]
+    batch += [_event(None, 5), _event(None, 50)]
+    await events.add_events(db, batch)
+    assert await _rollup_exact(db, ids) == 6
+    await events.add_events(db, [_event(first, 0)])  # a single event on a day already counted
+    assert await _rollup_exact(db, ids) == 7
+
+    # the anonymous visitor identified: their events join the customer
+    await events.join_anonymous_events(db, anonymous_id="anon-rollup", customer_id=second)
+    assert await _rollup_exact(db, ids) == 9
+
+    # events moved to another customer (as a merge would move them)
+    await db.execute(
+        update(TrackingEvent).where(TrackingEvent.customer_id == first).values(customer_id=second)
+    )
+    assert await _rollup_exact(db, ids) == 9
+    rows = await db.execute(
+        text("SELECT count(*) FROM customer_event_day WHERE customer_id = :c"), {"c": first}
+    )
+    assert rows.scalar() == 0  # days reaching zero are gone, not kept at 0
+
+    # events deleted (erasure), then a customer deleted with its events (cascade)
+    await db.execute(
+        delete(TrackingEvent).where(
+            TrackingEvent.customer_id == second, TrackingEvent.name == "searched"
+        )
+    )
+    assert await _rollup_exact(db, ids) == 8
+    await db.execute(delete(Customer).where(Customer.id == second))
+    assert await _rollup_exact(db, ids) == 0
+
+
+async def test_order_facts_on_lines_follow_the_order(db: AsyncSession) -> None:
+    first, second = await _customers(db, 2)
+    ids = [first, second]
+    order = Order(
+        id=new_id(), number=uuid.uuid4().hex, customer_id=first, currency="EUR",
+        placed_at=NOW - timedelta(days=3), total=Decimal(10),
+    )  # fmt: skip
+    db.add(order)
+    await db.flush()
+    db.add_all(
+        OrderLine(order_id=order.id, title="T", unit_price=Decimal(5), quantity=1,
+                  total=Decimal(5), position=p)
+        for p in range(2)
+    )  # fmt: skip
+    await db.flush()
+    assert (await db.execute(LINES_OFF, {"ids": ids})).all() == []
+    copied = await db.execute(
+        select(OrderLine.customer_id, OrderLine.placed_at).where(OrderLine.order_id == order.id)
+    )
+    assert set(copied.all()) == {(first, NOW - timedelta(days=3))}
+    for change in (
+        {"cancelled_at": NOW},
+        {"cancelled_at": None, "placed_at": NOW - timedelta(days=400)},
+        {"customer_id": second},
+    ):
+        await db.execute(update(Order).where(Order.id == order.id).values(**change))
+        assert (await db.execute(LINES_OFF, {"ids": ids})).all() == []
+    # a line moved to another order takes that order's facts
+    other = Order(
+        id=new_id(), number=uuid.uuid4().hex, customer_id=first, currency="EUR",
+        placed_at=NOW, cancelled_at=NOW, total=Decimal(5),
+    )  # fmt: skip
+    db.add(other)
+    await db.flush()
+    await db.execute(
+        update(OrderLine).where(OrderLine.order_id == order.id, OrderLine.position == 0)
+        .values(order_id=other.id)
+    )  # fmt: skip
+    assert (await db.execute(LINES_OFF, {"ids": ids})).all() == []
