@@ -44,7 +44,7 @@ from patron.models.orders import (
     ShipmentEvent,
 )
 from patron.models.privacy import PrivacyRequest
-from patron.models.reports import SalesDaily, WeeklySummarySent
+from patron.models.reports import RollupQueue, SalesDaily, WeeklySummarySent
 from patron.models.rfm import RfmCutPoints
 from patron.models.segments import (
     Segment,
@@ -105,6 +105,7 @@ __all__ = [
     "ReturnLine",
     "RfmCutPoints",
     "Role",
+    "RollupQueue",
     "SalesDaily",
     "SavedView",
     "Segment",

@@ -6,7 +6,17 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.db.base import Base
@@ -51,6 +61,24 @@ class SalesDaily(Base):
     returns_count: Mapped[int] = mapped_column(Integer, server_default="0")
     returned_units: Mapped[int] = mapped_column(Integer, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class RollupQueue(Base):
+    """A day, channel and currency whose rollup rows an order change made stale: written in
+    the change's transaction, taken (deleted) by the ``reports.rollup_queued`` job when it
+    recomputes them. Appended, never upserted: concurrent changes of the same day do not wait
+    on each other's row, and a key queued while the job runs stays for its next batch."""
+
+    __tablename__ = "rollup_queue"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    # no index: the queue stays small (a channel's deletion scans it)
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE")
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+    queued_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 class WeeklySummarySent(Base):
