@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,6 +71,14 @@ async def test_the_nightly_rebuild_takes_the_queued_days_of_its_range(
     assert len(await sold(db)) == 2
 
 
+@pytest.fixture
+def committed(isolated_database: IsolatedDatabase, tmp_path: Path) -> tuple[Database, Settings]:
+    """A database with real commits, which the jobs run against."""
+    settings = make_settings(isolated_database.url, tmp_path)
+    set_runtime(settings, isolated_database.database)
+    return isolated_database.database, settings
+
+
 async def _orders(database: Database, settings: Settings, days_ago: list[int]) -> None:
     async with database.transaction() as db:
         customer = await make_customer(db)
@@ -78,11 +87,9 @@ async def _orders(database: Database, settings: Settings, days_ago: list[int]) -
 
 
 async def test_the_job_recomputes_each_queued_day_once_and_a_failed_batch_loses_nothing(
-    isolated_database: IsolatedDatabase, tmp_path: Path
+    committed: tuple[Database, Settings],
 ) -> None:
-    settings = make_settings(isolated_database.url, tmp_path)
-    set_runtime(settings, isolated_database.database)
-    database = isolated_database.database
+    database, settings = committed
     await _orders(database, settings, [1, 1, 5])
 
     # a batch whose transaction fails (a crash, a timeout) leaves its keys queued
@@ -109,11 +116,9 @@ async def test_the_job_recomputes_each_queued_day_once_and_a_failed_batch_loses_
 
 
 async def test_a_worker_runs_the_job_the_order_change_queued(
-    isolated_database: IsolatedDatabase, tmp_path: Path
+    committed: tuple[Database, Settings],
 ) -> None:
-    settings = make_settings(isolated_database.url, tmp_path)
-    set_runtime(settings, isolated_database.database)
-    database = isolated_database.database
+    database, settings = committed
     await _orders(database, settings, [0, 2])
     async with database.transaction() as db:
         assert await db.scalar(QUEUED_JOBS) == 1

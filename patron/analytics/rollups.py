@@ -29,7 +29,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.db.engine import Database
-from patron.worker.app import job_app, runtime
+from patron.worker.app import drain_in_batches, job_app, runtime
 from patron.worker.enqueue import enqueue_once
 
 Key = tuple[date, uuid.UUID | None, str]
@@ -250,14 +250,9 @@ QUEUE_BATCH = 1_000
 async def refresh_queued(timestamp: int | None = None) -> int:
     """Recompute the queued rollup keys, a batch per transaction; returns how many queued
     rows were taken."""
-    database = runtime().database
-    done = 0
-    while True:
-        async with database.transaction() as db:
-            taken = await take_queued(db, limit=QUEUE_BATCH)
-        done += taken
-        if taken < QUEUE_BATCH:
-            return done
+    return await drain_in_batches(
+        runtime().database, lambda db: take_queued(db, limit=QUEUE_BATCH), batch=QUEUE_BATCH
+    )
 
 
 async def rebuild(db: AsyncSession, *, first: date, last: date) -> int:
