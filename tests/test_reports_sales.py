@@ -284,6 +284,7 @@ async def test_weeks_start_on_monday_and_months_on_the_first_with_empty_ones_as_
     shirt = [LineRequest(1, variant_id=catalog.shirt.id)]
     for day in (date(2026, 1, 7), date(2026, 1, 11), date(2026, 1, 12), date(2026, 2, 3)):
         await sell(db, settings, ada, shirt, when=at(day))
+    await rolled_up(db)
 
     weeks = await report(client, reader, **{"from": "2026-01-07", "to": "2026-01-20"}, grain="week")
     assert [(b["start"], b["orders"]) for b in weeks["buckets"]] == [
