@@ -30,6 +30,7 @@ from tests.test_integrations_helpers import (
     refund_payload,
     work,
 )
+from tests.test_reports_sales import rolled_up
 
 POSTER = line_item(1003, "Difference Engine Poster", "POSTER-1", 1, "12.00")
 
@@ -80,6 +81,7 @@ async def _figures(db: AsyncSession, order: Order) -> tuple[int, Decimal, int, D
     metrics = await db.get(CustomerMetrics, order.customer_id)
     assert metrics is not None
     await db.refresh(metrics)
+    await rolled_up(db)  # the rollup job's work once the edit is committed
     day = await db.scalar(select(SalesDaily).where(SalesDaily.day == order.placed_at.date()))
     assert day is not None
     await db.refresh(day)

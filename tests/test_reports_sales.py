@@ -83,6 +83,12 @@ async def sell(
     return order
 
 
+async def rolled_up(db: AsyncSession) -> None:
+    """What the ``reports.rollup_queued`` job does once the changes are committed: recompute
+    the rollup rows they queued (here in the test's own transaction)."""
+    await rollups.take_queued(db, limit=10_000)
+
+
 async def channel(db: AsyncSession, name: str) -> Channel:
     return await orders.create_channel(db, actor=SYSTEM, name=name, kind="online_store")
 
@@ -168,6 +174,7 @@ async def build_shop(db: AsyncSession, settings: Settings) -> Shop:
         when=at(TODAY - timedelta(days=8)),
         channel=web,
     )
+    await rolled_up(db)
     return Shop(web, stall, catalog, before, big)
 
 
@@ -278,6 +285,7 @@ async def test_weeks_start_on_monday_and_months_on_the_first_with_empty_ones_as_
     shirt = [LineRequest(1, variant_id=catalog.shirt.id)]
     for day in (date(2026, 1, 7), date(2026, 1, 11), date(2026, 1, 12), date(2026, 2, 3)):
         await sell(db, settings, ada, shirt, when=at(day))
+    await rolled_up(db)
 
     weeks = await report(client, reader, **{"from": "2026-01-07", "to": "2026-01-20"}, grain="week")
     assert [(b["start"], b["orders"]) for b in weeks["buckets"]] == [
@@ -637,6 +645,7 @@ async def test_the_rollup_always_equals_a_recomputation_from_the_orders(
     try:
         await apply_changes(db, settings, steps)
         expected = await recomputed(db)
+        await rolled_up(db)
         assert await rollup(db) == expected
         # a rebuild of the whole range changes nothing: recomputing is idempotent
         await rollups.rebuild(db, first=TODAY - timedelta(days=60), last=TODAY)
@@ -756,12 +765,13 @@ async def test_the_demo_shop_comes_with_its_rollup_filled(
 GIFT = [LineRequest(1, title="Gift card", unit_price=Decimal("25.00"))]
 
 
-async def test_two_orders_of_one_day_placed_at_once_both_count(
+async def test_two_orders_of_one_day_placed_at_once_neither_waits_and_both_count(
     isolated_database: IsolatedDatabase, tmp_path: Path
 ) -> None:
-    """The second transaction waits for the first one's day and channel, then computes from
-    its committed order (without the lock it would overwrite the row with its own count)."""
+    """The second transaction commits while the first one (same day and channel) is still
+    open: order changes only queue their day; the job then counts both committed orders."""
     settings = make_settings(isolated_database.url, tmp_path)
+    set_runtime(settings, isolated_database.database)
     database = isolated_database.database
     async with database.transaction() as db:
         web = await channel(db, "Web shop")
@@ -770,33 +780,24 @@ async def test_two_orders_of_one_day_placed_at_once_both_count(
 
     async def place(customer: Customer) -> None:
         async with database.transaction() as db:
-            await sell(
-                db,
-                settings,
-                customer,
-                GIFT,
-                when=when,
-                channel=web,
-            )
+            await sell(db, settings, customer, GIFT, when=when, channel=web)
 
     async with database.transaction() as db:
-        await sell(
-            db,
-            settings,
-            first,
-            GIFT,
-            when=when,
-            channel=web,
-        )
-        later = asyncio.create_task(place(second))
-        await asyncio.sleep(1)
-        assert not later.done()  # waiting for the first order's day to be committed
-    await asyncio.wait_for(later, timeout=30)
+        await sell(db, settings, first, GIFT, when=when, channel=web)
+        # committed while the first order's transaction is open (no wait for its day)
+        await asyncio.wait_for(place(second), timeout=10)
+        # the job meanwhile recomputes the committed order, not the one still being written
+        assert await rollups.refresh_queued() == 1
+    async with database.transaction() as db:
+        assert (await db.execute(text("SELECT orders_count FROM sales_daily"))).scalar() == 1
 
+    assert await rollups.refresh_queued() == 1  # the first order's key, queued at its commit
+    assert await rollups.refresh_queued() == 0  # taken once
     async with database.transaction() as db:
         [(count, revenue)] = (
             await db.execute(text("SELECT orders_count, gross_revenue FROM sales_daily"))
         ).all()
+        assert await db.scalar(text("SELECT count(*) FROM rollup_queue")) == 0
     assert (count, revenue) == (2, Decimal("50.00"))
 
 

@@ -1,11 +1,15 @@
 """Daily sales rollups: one row per UTC day, channel and order currency.
 
 Every row is recomputed from the orders (never incremented), so a retried job or a replayed
-webhook cannot drift it. Order changes call :func:`refresh_orders` in their own transaction;
-the nightly job and ``patron reports rebuild`` call :func:`rebuild`. Both lock the rows'
-keys first (transaction-scoped advisory locks, in a fixed order), so two transactions that
-touch the same day and channel take turns and the second one computes from the first's
-committed orders.
+webhook cannot drift it. Order changes call :func:`refresh_orders` in their own transaction,
+which only *queues* the keys (day, channel, currency) their figures land on, in the
+``rollup_queue`` table, and the ``reports.rollup_queued`` job (one at a time, at most one
+waiting) takes them in batches and recomputes them with :func:`recompute`: concurrent order
+changes of the same day no longer wait on each other, and the rollup follows within seconds
+(a minute at worst, the job's periodic run). The nightly job and ``patron reports rebuild``
+call :func:`rebuild`, which also takes the range's queued keys. Both lock the rows' keys first
+(transaction-scoped advisory locks, in a fixed order), so two transactions that recompute the
+same day and channel take turns and the second one computes from the first's committed orders.
 
 Attribution: an order counts on the day it was placed; a refund on the day it was processed
 and a return on the day it was requested (both in the order's channel and currency).
@@ -25,6 +29,8 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.db.engine import Database
+from patron.worker.app import drain_in_batches, job_app, runtime
+from patron.worker.enqueue import enqueue_once
 
 Key = tuple[date, uuid.UUID | None, str]
 
@@ -95,8 +101,7 @@ def _upsert(keys: str) -> TextClause:
 _UTC_DAY = "CAST({} AT TIME ZONE 'UTC' AS date)"
 
 # every key an order's figures land on: its day, and the days of its refunds and returns
-_KEYS_OF_ORDERS = text(
-    f"""
+_KEYS_OF_ORDERS_SQL = f"""
     SELECT DISTINCT d.day, o.channel_id, o.currency
     FROM shop_order o
     CROSS JOIN LATERAL (
@@ -106,7 +111,38 @@ _KEYS_OF_ORDERS = text(
               FROM order_return rt WHERE rt.order_id = o.id
     ) d
     WHERE o.id = ANY(:ids)
-    """  # noqa: S608
+"""  # noqa: S608
+_KEYS_OF_ORDERS = text(_KEYS_OF_ORDERS_SQL)
+
+_GIVEN_KEYS = (
+    "SELECT * FROM unnest(CAST(:days AS date[]), CAST(:channels AS uuid[]),"
+    " CAST(:currencies AS text[])) AS given(day, channel_id, currency)"
+)
+
+# one statement per order change: the orders' keys and the earlier ones, each once
+_QUEUE = text(
+    f"""
+    INSERT INTO rollup_queue (day, channel_id, currency)
+    {_KEYS_OF_ORDERS_SQL} UNION {_GIVEN_KEYS}
+    """
+)
+
+# committed rows only: a key queued by a transaction still open stays for the next batch, and
+# the orders of every row taken are visible to the recomputation's later statements
+_TAKE_QUEUED = text(
+    """
+    WITH taken AS (
+        DELETE FROM rollup_queue WHERE id IN (
+            SELECT id FROM rollup_queue ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
+        RETURNING day, channel_id, currency
+    )
+    SELECT day, channel_id, currency, count(*) FROM taken GROUP BY day, channel_id, currency
+    """
+)
+
+_TAKE_QUEUED_IN_RANGE = text(
+    "DELETE FROM rollup_queue WHERE day BETWEEN :first AND :last"
+    " RETURNING day, channel_id, currency"
 )
 
 # every key with figures or a row between :first and :last (rows left over become zeros)
@@ -129,10 +165,7 @@ _KEYS_IN_RANGE = f"""
 """  # noqa: S608
 KEYS_IN_RANGE = text(_KEYS_IN_RANGE)
 
-_UPSERT_KEYS = _upsert(
-    "SELECT * FROM unnest(CAST(:days AS date[]), CAST(:channels AS uuid[]),"
-    " CAST(:currencies AS text[])) AS given(day, channel_id, currency)"
-)
+_UPSERT_KEYS = _upsert(_GIVEN_KEYS)
 
 REBUILD_RANGE = _upsert(_KEYS_IN_RANGE)
 """Every row between ``:first`` and ``:last`` in one statement, without locks: for bulk
@@ -155,18 +188,20 @@ async def recompute(db: AsyncSession, keys: Collection[Key]) -> int:
         return 0
     unique = sorted(set(keys), key=lock_id)
     await db.execute(_LOCK, {"locks": [lock_id(key) for key in unique]})
-    await db.execute(
-        _UPSERT_KEYS,
-        {
-            "days": [key[0] for key in unique],
-            "channels": [key[1] for key in unique],
-            "currencies": [key[2] for key in unique],
-        },
-    )
+    await db.execute(_UPSERT_KEYS, _given(unique))
     from patron.analytics import product_rollups  # it builds on this module's SQL
 
     await product_rollups.recompute(db, unique)
     return len(unique)
+
+
+def _given(keys: Sequence[Key]) -> dict[str, list[Any]]:
+    """The parameters of ``_GIVEN_KEYS`` for these keys."""
+    return {
+        "days": [key[0] for key in keys],
+        "channels": [key[1] for key in keys],
+        "currencies": [key[2] for key in keys],
+    }
 
 
 def _keys(rows: Sequence[Any]) -> list[Key]:
@@ -183,15 +218,53 @@ async def keys_of(db: AsyncSession, order_ids: Collection[uuid.UUID]) -> list[Ke
 async def refresh_orders(
     db: AsyncSession, order_ids: Collection[uuid.UUID], *, earlier: Collection[Key] = ()
 ) -> None:
-    """Recompute every day an order's figures land on (after the change is flushed), and
-    the ``earlier`` keys of a change that moved orders to another day."""
-    await recompute(db, [*await keys_of(db, order_ids), *earlier])
+    """Queue every day an order's figures land on (after the change is flushed), and the
+    ``earlier`` keys of a change that moved orders to another day, for the
+    ``reports.rollup_queued`` job, in this transaction: a rolled-back change queues nothing,
+    a committed one is never missed."""
+    if not order_ids and not earlier:
+        return
+    await db.execute(_QUEUE, {"ids": list(set(order_ids)), **_given(list(set(earlier)))})
+    await enqueue_once(db, refresh_queued)
+
+
+async def take_queued(db: AsyncSession, *, limit: int) -> int:
+    """Take up to ``limit`` queued rows (committed ones, oldest first) and recompute their
+    keys; returns how many rows were taken. The caller's transaction deletes them: if it
+    rolls back, they stay queued."""
+    rows = (await db.execute(_TAKE_QUEUED, {"limit": limit})).all()
+    await recompute(db, _keys(rows))
+    return sum(int(row[3]) for row in rows)
+
+
+# queued rows per transaction: a few days of a busy shop, or a month of an import
+QUEUE_BATCH = 1_000
+
+
+# Also every minute: a change whose transaction found this job waiting, and committed only
+# after the job had started, is picked up by the next run.
+@job_app.periodic(cron="* * * * *")
+@job_app.task(
+    name="reports.rollup_queued",
+    queue="reports",
+    queueing_lock="rollup_queued",
+    lock="rollup_queued",
+)
+async def refresh_queued(timestamp: int | None = None) -> int:
+    """Recompute the queued rollup keys, a batch per transaction; returns how many queued
+    rows were taken."""
+    return await drain_in_batches(
+        runtime().database, lambda db: take_queued(db, limit=QUEUE_BATCH), batch=QUEUE_BATCH
+    )
 
 
 async def rebuild(db: AsyncSession, *, first: date, last: date) -> int:
-    """Recompute every row from ``first`` to ``last``; returns how many keys."""
-    rows = (await db.execute(KEYS_IN_RANGE, {"first": first, "last": last})).all()
-    return await recompute(db, _keys(rows))
+    """Recompute every row from ``first`` to ``last``, with the range's queued keys (which
+    this takes); returns how many keys."""
+    span = {"first": first, "last": last}
+    queued = (await db.execute(_TAKE_QUEUED_IN_RANGE, span)).all()
+    rows = (await db.execute(KEYS_IN_RANGE, span)).all()
+    return await recompute(db, [*_keys(rows), *_keys(queued)])
 
 
 def chunks(first: date, last: date, days: int = 31) -> list[tuple[date, date]]:

@@ -55,6 +55,7 @@ from patron.models.reports import (
     CustomerOrderFact,
     CustomerOrdersDaily,
     ProductSalesDaily,
+    RollupQueue,
     SalesDaily,
     WeeklySummarySent,
 )
@@ -124,6 +125,7 @@ __all__ = [
     "ReturnLine",
     "RfmCutPoints",
     "Role",
+    "RollupQueue",
     "SalesDaily",
     "SavedView",
     "Segment",

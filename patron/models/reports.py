@@ -123,6 +123,24 @@ class BoughtTogether(Base):
     computed_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
+class RollupQueue(Base):
+    """A day, channel and currency whose rollup rows an order change made stale: written in
+    the change's transaction, taken (deleted) by the ``reports.rollup_queued`` job when it
+    recomputes them. Appended, never upserted: concurrent changes of the same day do not wait
+    on each other's row, and a key queued while the job runs stays for its next batch."""
+
+    __tablename__ = "rollup_queue"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    # no index: the queue stays small (a channel's deletion scans it)
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE")
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+    queued_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
 class WeeklySummarySent(Base):
     """A weekly summary that went to a person: one row per person and week, never two."""
 

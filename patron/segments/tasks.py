@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.errors import CRMError
 from patron.segments import repository, service
-from patron.worker.app import job_app, runtime
+from patron.worker.app import drain_in_batches, job_app, runtime
 
 log = structlog.get_logger(__name__)
 
@@ -46,12 +47,10 @@ CHANGED_BATCH = 2_000
 async def refresh_changed_customers(timestamp: int | None = None) -> int:
     """Move the customers marked as changed into or out of dynamic segments, in batches;
     returns how many customers were looked at."""
-    database = runtime().database
-    done = 0
-    while True:
-        async with database.transaction() as db:
-            customer_ids = await repository.take_changed(db, limit=CHANGED_BATCH)
-            await service.refresh_customers(db, customer_ids=customer_ids)
-        done += len(customer_ids)
-        if len(customer_ids) < CHANGED_BATCH:
-            return done
+    return await drain_in_batches(runtime().database, _refresh_changed_batch, batch=CHANGED_BATCH)
+
+
+async def _refresh_changed_batch(db: AsyncSession) -> int:
+    customer_ids = await repository.take_changed(db, limit=CHANGED_BATCH)
+    await service.refresh_customers(db, customer_ids=customer_ids)
+    return len(customer_ids)

@@ -10,6 +10,7 @@ from typing import Any
 import procrastinate
 import structlog
 from procrastinate.app import WorkerOptions
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.config import Settings
 from patron.db.engine import Database, libpq_url
@@ -40,6 +41,20 @@ def runtime() -> Runtime:
     if _runtime is None:
         raise RuntimeError("the job runtime is not configured; call set_runtime() first")
     return _runtime
+
+
+async def drain_in_batches(
+    database: Database, take: Callable[[AsyncSession], Awaitable[int]], *, batch: int
+) -> int:
+    """Call ``take`` (which handles up to ``batch`` marked rows and returns how many) in a
+    transaction of its own until it handles fewer; returns how many in all."""
+    done = 0
+    while True:
+        async with database.transaction() as db:
+            taken = await take(db)
+        done += taken
+        if taken < batch:
+            return done
 
 
 def connector_for(database: Database) -> procrastinate.PsycopgConnector:

@@ -1,6 +1,7 @@
 """Every module that defines tasks, imported so that a worker knows them all."""
 
 from patron.analytics import rfm_tasks
+from patron.analytics import rollups as rollup_tasks
 from patron.analytics.sales import tasks as report_tasks
 from patron.customers import tasks as customer_tasks
 from patron.events import tasks as event_tasks
@@ -24,6 +25,7 @@ __all__ = [
     "privacy_tasks",
     "report_tasks",
     "rfm_tasks",
+    "rollup_tasks",
     "segment_tasks",
     "webhook_tasks",
 ]

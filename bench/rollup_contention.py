@@ -1,0 +1,77 @@
+"""Do order changes of the same day and channel wait for each other?
+
+``python -m bench.rollup_contention URL`` (a migrated, disposable database): N transactions
+each place one order of the same day and channel, then stay open ``--hold`` seconds more
+(the rest of a receipt's processing), all at once; prints the wall time until all committed,
+three times. If the rollup serialises them it is about N × hold; if not, about one hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from patron.audit.service import SYSTEM
+from patron.config import Settings
+from patron.db.engine import Database
+from patron.models import Customer
+from patron.orders import service as orders
+from patron.orders.service import LineRequest
+
+
+async def _run(url: str, count: int, hold: float) -> None:
+    settings = Settings(
+        _env_file=None,
+        environment="test",
+        secret_key="rollup-contention-" + "x" * 40,
+        database_url=url,
+        data_dir=Path(tempfile.mkdtemp(prefix="patron-contention-")),
+    )
+    database = Database(url, pool_size=count + 2)
+    async with database.transaction() as db:
+        web = await orders.create_channel(
+            db, actor=SYSTEM, name=f"Web {time.time_ns()}", kind="online_store"
+        )
+        customers = [Customer(first_name="Ada", last_name=f"Buyer {n}") for n in range(count)]
+        db.add_all(customers)
+    when = datetime.now(UTC) - timedelta(days=1)
+
+    async def place(customer: Customer) -> None:
+        async with database.transaction() as db:
+            await orders.place_order(
+                db,
+                settings,
+                actor=SYSTEM,
+                customer=customer,
+                lines=[LineRequest(1, title="Gift card", unit_price=Decimal("25.00"))],
+                channel=web,
+                placed_at=when,
+            )
+            await asyncio.sleep(hold)
+
+    for _ in range(3):
+        started = time.perf_counter()
+        await asyncio.gather(*(place(customer) for customer in customers))
+        print(
+            f"{count} concurrent same-day orders, each transaction open {hold * 1000:.0f} ms"
+            f" more: all committed in {(time.perf_counter() - started) * 1000:.0f} ms"
+        )
+    await database.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("url", help="a migrated, disposable database")
+    parser.add_argument("--count", type=int, default=8)
+    parser.add_argument("--hold", type=float, default=0.2)
+    arguments = parser.parse_args()
+    asyncio.run(_run(arguments.url, arguments.count, arguments.hold))
+
+
+if __name__ == "__main__":
+    main()
