@@ -112,7 +112,11 @@
 
   textarea.addEventListener("input", function () { dismissed = false; open(); });
   textarea.addEventListener("click", open);
-  textarea.addEventListener("blur", function () { window.setTimeout(close, 150); });
+  // close a moment after the focus leaves, unless it came back meanwhile (a click on a
+  // button beside the text, then typing at once, must keep the new suggestions open)
+  textarea.addEventListener("blur", function () {
+    window.setTimeout(function () { if (document.activeElement !== textarea) close(); }, 150);
+  });
   textarea.addEventListener("keydown", function (event) {
     if (list.hidden) return;
     if (event.key === "ArrowDown" || event.key === "ArrowUp") {
