@@ -53,9 +53,14 @@ async def _placed(db: AsyncSession, settings: Settings) -> StoreConnection:
 
 
 async def _edit(
-    db: AsyncSession, settings: Settings, connection: StoreConnection, **payload: Any
+    db: AsyncSession,
+    settings: Settings,
+    connection: StoreConnection,
+    amounts: dict[str, Any] | None = None,
+    **payload: Any,
 ) -> None:
-    await receive(db, connection, "orders/updated", order_payload(**payload))
+    """Deliver orders/updated; ``amounts`` overrides the payload's shipping, tax, … fields."""
+    await receive(db, connection, "orders/updated", {**order_payload(**payload), **(amounts or {})})
     receipts = await work(db, settings)
     assert [r.status for r in receipts] == ["processed"] * len(receipts), [
         r.error for r in receipts
@@ -195,6 +200,8 @@ async def test_units_refunded_with_money_stay_on_the_order_beside_their_refund(
         financial_status="partially_refunded",
         lines=[_mugs(1), _notebook(1)],
         refunds=[refund_payload()],
+        # Shopify's current amounts drop with the refund too: the refund's money says it
+        amounts={"current_total_tax": "6.00", "current_total_discounts": "2.50"},
     )
     order = await _order(db)
     assert await _lines(db, order) == [
@@ -202,6 +209,7 @@ async def test_units_refunded_with_money_stay_on_the_order_beside_their_refund(
         ("NOTE-1", 1, Decimal("45.00")),
     ]
     assert (order.total, order.refunded_total) == (Decimal("95.48"), Decimal("20.00"))
+    assert (order.tax_total, order.discount_total) == (Decimal("8.00"), Decimal("5.00"))
     assert await _edits(db, order) == []
 
 
@@ -215,3 +223,59 @@ async def test_before_current_quantity_a_removal_came_as_a_refund_without_money(
     order = await _order(db)
     assert await _lines(db, order) == [("MUG-BLUE", 2, Decimal("39.98"))]
     assert order.total == Decimal("50.48")
+
+
+async def test_an_edit_of_shipping_and_tax_changes_the_order_and_its_figures(
+    db: AsyncSession, settings: Settings
+) -> None:
+    connection = await _placed(db, settings)
+    shipping = [
+        {"title": "Standard", "price": "7.50", "is_removed": True},
+        {"title": "Express", "price": "12.00"},
+    ]
+    amounts = {"shipping_lines": shipping, "current_total_tax": "6.40"}
+    await _edit(db, settings, connection, amounts, minutes=10)
+    order = await _order(db)
+    assert len(await _lines(db, order)) == 2
+    assert (order.shipping_total, order.tax_total, order.total) == (
+        Decimal("12.00"),
+        Decimal("6.40"),
+        Decimal("98.38"),
+    )
+    assert await _figures(db, order) == (3, Decimal("98.38"), 3, Decimal("98.38"))
+    assert await _edits(db, order) == [
+        "Edited order #9469: shipping 7.50 USD → 12.00 USD; tax 8.00 USD → 6.40 USD — now 98.38 USD"
+    ]
+    assert await _marked(db, order)
+
+
+async def test_a_removed_line_takes_its_tax_and_its_share_of_the_order_discount(
+    db: AsyncSession, settings: Settings
+) -> None:
+    connection = await _placed(db, settings)
+    amounts = {"current_total_tax": "3.20", "current_total_discounts": "2.00"}
+    await _edit(db, settings, connection, amounts, minutes=10, lines=[_mugs(2), _notebook(0)])
+    order = await _order(db)
+    assert (order.subtotal, order.discount_total, order.tax_total, order.total) == (
+        Decimal("39.98"),
+        Decimal("2.00"),
+        Decimal("3.20"),
+        Decimal("48.68"),
+    )
+    assert await _edits(db, order) == [
+        "Edited order #9469: removed 1 × Punch Card Notebook; tax 8.00 USD → 3.20 USD;"
+        " order discount 5.00 USD → 2.00 USD — now 48.68 USD"
+    ]
+
+
+async def test_an_edit_whose_discounts_exceed_the_order_fails_and_changes_nothing(
+    db: AsyncSession, settings: Settings
+) -> None:
+    connection = await _placed(db, settings)
+    payload = {**order_payload(minutes=10), "current_total_discounts": "500.00"}
+    await receive(db, connection, "orders/updated", payload)
+    [receipt] = await work(db, settings)
+    assert (receipt.status, receipt.error_code) == ("failed", "discount_exceeds_subtotal")
+    order = await _order(db)
+    assert (order.discount_total, order.total) == (Decimal("5.00"), Decimal("95.48"))
+    assert await _edits(db, order) == []

@@ -107,10 +107,34 @@ def _line_requests(data: payloads.Order) -> list[orders.LineRequest]:
     return requests
 
 
+def _charges(data: payloads.Order, lines: list[orders.LineRequest]) -> orders.Charges:
+    """Shipping, tax and the order-level discount as the payload states them now: the
+    ``current_`` amounts of API 2024-01 and later follow order edits, but refunds lower them
+    too, and Patron records a refund's money against the order instead; so once a refund has
+    moved money (and with older API versions) tax and discount stay as first placed."""
+    current = not any(refund.amount > 0 for refund in data.refunds)
+    if current and data.current_total_discounts is not None:
+        line_discounts = sum((line.discount_total for line in lines), Decimal("0"))
+        order_discount = data.current_total_discounts - line_discounts
+    else:
+        line_discounts = sum((_line_discount(line) for line in data.line_items), Decimal("0"))
+        order_discount = data.total_discounts - line_discounts
+    tax = (
+        data.current_total_tax if current and data.current_total_tax is not None else data.total_tax
+    )
+    return orders.Charges(
+        shipping_total=sum(
+            (s.price for s in data.shipping_lines if not s.is_removed), Decimal("0")
+        ),
+        tax_total=Decimal("0") if data.taxes_included else tax,
+        order_discount=max(order_discount, Decimal("0")),
+    )
+
+
 async def _place(ctx: Context, data: payloads.Order) -> Order:
     customer = await customers.for_order(ctx, data)
-    line_discounts = sum((_line_discount(line) for line in data.line_items), Decimal("0"))
-    order_discount = data.total_discounts - line_discounts
+    lines = _line_requests(data)
+    charges = _charges(data, lines)
     codes = [code.code for code in data.discount_codes if code.code]
     return await orders.place_order(
         ctx.db,
@@ -122,11 +146,11 @@ async def _place(ctx: Context, data: payloads.Order) -> Order:
         external_id=str(data.id),
         placed_at=data.created_at,
         currency=data.currency.upper(),
-        lines=_line_requests(data),
+        lines=lines,
         discounts=[(code, Decimal("0")) for code in codes]
-        + ([("", order_discount)] if order_discount > 0 else []),
-        shipping_total=sum((s.price for s in data.shipping_lines), Decimal("0")),
-        tax_total=Decimal("0") if data.taxes_included else data.total_tax,
+        + ([("", charges.order_discount)] if charges.order_discount > 0 else []),
+        shipping_total=charges.shipping_total,
+        tax_total=charges.tax_total,
         billing_address=_address(data.billing_address, "billing_address"),
         shipping_address=_address(data.shipping_address, "shipping_address"),
         note=data.note,
@@ -292,14 +316,16 @@ async def sync_order(ctx: Context, data: payloads.Order) -> Outcome:
     else:
         await _sync_details(ctx, order, data)
         if order.cancelled_at is None:
+            lines = _line_requests(data)
             await orders.edit_lines(
                 ctx.db,
                 ctx.settings,
                 order,
                 actor=ctx.actor,
-                lines=_line_requests(data),
+                lines=lines,
                 channel=ctx.channel,
                 occurred_at=data.updated_at,
+                charges=_charges(data, lines),
             )
     if order.cancelled_at is None:
         await _sync_payments(ctx, order, data)

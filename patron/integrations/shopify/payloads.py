@@ -125,6 +125,7 @@ class Refund(Payload):
 
 class ShippingLine(Payload):
     price: Money = Decimal("0")
+    is_removed: bool = False  # removed by an order edit (API 2024-07 and later)
 
 
 class DiscountCode(Payload):
@@ -145,6 +146,9 @@ class Order(Payload):
     total_price: Money = Decimal("0")
     total_tax: Money = Decimal("0")
     total_discounts: Money = Decimal("0")
+    # after order edits (API 2024-01 and later); absent before
+    current_total_tax: Money | None = None
+    current_total_discounts: Money | None = None
     total_outstanding: Money | None = None
     taxes_included: bool = False
     financial_status: Text = "pending"

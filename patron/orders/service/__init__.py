@@ -12,7 +12,7 @@ from patron.orders.service.channels import (
     get_channel,
     update_channel,
 )
-from patron.orders.service.edits import edit_lines
+from patron.orders.service.edits import Charges, edit_lines
 from patron.orders.service.orders import (
     LineRequest,
     PaymentRequest,
@@ -37,6 +37,7 @@ from patron.orders.service.shipments import (
 )
 
 __all__ = [
+    "Charges",
     "LineRequest",
     "PaymentRequest",
     "ReturnLineRequest",

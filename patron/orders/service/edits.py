@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -33,6 +34,29 @@ from patron.orders.service.orders import STORE_MANAGED_STOCK, LineRequest, build
 from patron.timeline.service import add_entry
 
 SNAPSHOT = ("title", "variant_title", "sku", "unit_price", "quantity", "discount_total")
+
+
+@dataclass(frozen=True)
+class Charges:
+    """The order's amounts beyond its lines, as the store now states them."""
+
+    shipping_total: Decimal
+    tax_total: Decimal
+    order_discount: Decimal
+
+
+def _charge_changes(order: Order, order_discount: Decimal, charges: Charges) -> list[str]:
+    """What a store's edit changed in shipping, tax and the order-level discount."""
+    pairs = (
+        ("shipping", order.shipping_total, charges.shipping_total),
+        ("tax", order.tax_total, charges.tax_total),
+        ("order discount", order_discount, charges.order_discount),
+    )
+    return [
+        f"{label} {money(old, order.currency)} → {money(new, order.currency)}"
+        for label, old, new in pairs
+        if old != new
+    ]
 
 
 def _describe(old: OrderLine | None, new: OrderLine | None) -> str:
@@ -65,10 +89,12 @@ async def edit_lines(
     lines: Sequence[LineRequest],
     channel: Channel | None = None,
     occurred_at: datetime | None = None,
+    charges: Charges | None = None,
 ) -> list[str]:
-    """Make the order's lines those of ``lines`` (matched by ``position``), recompute its
-    amounts, and return what changed (nothing when the lines are already so). Shipping, tax
-    and order-level discounts stay as they were."""
+    """Make the order's lines those of ``lines`` (matched by ``position``) and, when given,
+    its shipping, tax and order-level discount those of ``charges``; recompute its amounts and
+    return what changed (nothing when the order is already so). Without ``charges`` those
+    three stay as they were."""
     await repository.lock_order(db, order)
     refuse_if_cancelled(order)
     wanted = await build_lines(db, lines, currency=order.currency)
@@ -109,12 +135,21 @@ async def edit_lines(
         if old.variant_id is not None:
             stock[old.variant_id] = stock.get(old.variant_id, 0) - old.quantity
         await db.delete(old)
+    if charges is not None:
+        changes.extend(_charge_changes(order, order_discount, charges))
     if not changes:
         return []
+    shipping, tax = order.shipping_total, order.tax_total
+    if charges is not None:
+        shipping, tax, order_discount = (
+            charges.shipping_total,
+            charges.tax_total,
+            charges.order_discount,
+        )
     before = {"total": order.total, "items": order.items_count}
     subtotal = cents(sum((line.unit_price * line.quantity for line in kept), Decimal("0")))
     discount_total = sum((line.discount_total for line in kept), Decimal("0")) + order_discount
-    total = subtotal - discount_total + order.shipping_total + order.tax_total
+    total = subtotal - discount_total + shipping + tax
     if total < 0:
         raise invalid(
             "lines", "The discounts exceed the edited order's value.", "discount_exceeds_subtotal"
@@ -126,6 +161,7 @@ async def edit_lines(
             code="edit_below_refunds",
         )
     order.subtotal, order.discount_total, order.total = subtotal, discount_total, total
+    order.shipping_total, order.tax_total = shipping, tax
     order.items_count = sum(line.quantity for line in kept)
     if channel is None or channel.kind not in STORE_MANAGED_STOCK:
         await take_stock(db, {key: qty for key, qty in stock.items() if qty > 0})
