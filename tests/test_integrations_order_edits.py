@@ -177,7 +177,7 @@ async def test_the_same_edit_delivered_again_changes_nothing(
     db: AsyncSession, settings: Settings
 ) -> None:
     connection = await _placed(db, settings)
-    edited = {"minutes": 10, "lines": [MUGS, NOTEBOOK, POSTER]}
+    edited: dict[str, Any] = {"minutes": 10, "lines": [MUGS, NOTEBOOK, POSTER]}
     await _edit(db, settings, connection, **edited)
     await db.execute(delete(SegmentChangedCustomer))
     await _edit(db, settings, connection, **edited)
