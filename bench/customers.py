@@ -20,18 +20,17 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx2
 import psycopg
 
-from bench import pgbench
 from bench.dataset import _prepare as prepare_database
-from bench.harness import Context, run_async, say
+from bench.harness import Context, options_of, run_async, say, start_report
 from bench.load import REQUEST_TIMEOUT, BenchError, LoadResult, check_result
-from bench.report import Figure, Report, load_average, now_iso
+from bench.report import Figure, Report, load_average
 from bench.servers import (
     ADMIN_EMAIL,
     SESSION_COOKIE,
@@ -64,8 +63,7 @@ class CustomersOptions:
 
     @classmethod
     def of(cls, context: Context) -> CustomersOptions:
-        given = vars(context.arguments) if context.arguments else {}
-        return cls(**{item.name: given[item.name] for item in fields(cls) if item.name in given})
+        return options_of(cls, context)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -447,21 +445,15 @@ def run(context: Context) -> Report:
     options = CustomersOptions.of(context)
     run_options = context.options
     postgres = context.postgres
-    report = Report(
-        capability=NAME,
-        title=TITLE,
-        started_at=now_iso(),
-        environment={
-            **context.machine,
-            "load_average_before": load_average(),
-            "postgres": postgres.label,
-            "postgres_version": postgres.version(),
-            "pgbench_version": pgbench.version(postgres.pgbench),
-            "server": "patron serve --no-worker (one uvicorn process), JSON logs at INFO",
-            "clients": run_options.clients,
-            "duration_s": run_options.duration,
-            "warmup_s": run_options.warmup,
-        },
+    report = start_report(
+        context,
+        NAME,
+        TITLE,
+        postgres=postgres,
+        server="patron serve --no-worker (one uvicorn process), JSON logs at INFO",
+        clients=run_options.clients,
+        duration_s=run_options.duration,
+        warmup_s=run_options.warmup,
     )
     if options.reuse_database:
         if not options.demo_password:

@@ -18,16 +18,15 @@ import asyncio
 import secrets
 import tempfile
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from bench import pgbench
-from bench.harness import Context, say
-from bench.report import Figure, Report, load_average, now_iso
+from bench.harness import Context, options_of, say, start_report
+from bench.report import Figure, Report, load_average
 from patron import demo
 from patron.config import Settings
 from patron.db.engine import Database
@@ -52,8 +51,7 @@ class DatasetOptions:
     @classmethod
     def of(cls, context: Context) -> DatasetOptions:
         """This command's options, or their defaults when every capability runs."""
-        given = vars(context.arguments) if context.arguments else {}
-        return cls(**{item.name: given[item.name] for item in fields(cls) if item.name in given})
+        return options_of(cls, context)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -168,22 +166,15 @@ def run(context: Context) -> Report:
     customers = options.customers
     orders = options.orders or customers * 10
     postgres = context.postgres
-    report = Report(
-        capability=NAME,
-        title=TITLE,
-        started_at=now_iso(),
-        environment={
-            **context.machine,
-            "load_average_before": load_average(),
-            "postgres": postgres.label,
-            "postgres_version": postgres.version(),
-            "pgbench": postgres.pgbench,
-            "pgbench_version": pgbench.version(postgres.pgbench),
-            "customers": customers,
-            "orders_aimed_for": orders,
-            "seed": options.seed,
-            "batch_size": options.batch_size,
-        },
+    report = start_report(
+        context,
+        NAME,
+        TITLE,
+        postgres=postgres,
+        customers=customers,
+        orders_aimed_for=orders,
+        seed=options.seed,
+        batch_size=options.batch_size,
     )
     database = postgres.create_database("patron_dataset")
     url, conninfo = postgres.sqlalchemy_url(database), postgres.libpq_url(database)

@@ -26,9 +26,9 @@ import httpx2
 import psycopg
 
 from bench.dataset import _figure as rows_per_second
-from bench.harness import Context, run_async, say
+from bench.harness import Context, run_async, say, start_report
 from bench.load import BenchError, percentile
-from bench.report import Figure, Report, now_iso
+from bench.report import Figure, Report
 from bench.servers import ADMIN_EMAIL, PatronServer, create_api_key, patron_server
 
 NAME = "events"
@@ -200,27 +200,21 @@ def run(context: Context) -> Report:
     copy = rows_per_second(
         "PostgreSQL COPY of the stored rows into tracking_event", copied, copy_seconds
     )
-    report = Report(
-        capability=NAME,
-        title=TITLE,
-        started_at=now_iso(),
-        environment={
-            **context.machine,
-            "postgres": context.postgres.label,
-            "postgres_version": context.postgres.version(),
-            "pgbench": context.postgres.pgbench,
-            "pgbench_version": "n/a",
-            "load_average_before": load_before,
-            "load_average_after": [round(value, 2) for value in os.getloadavg()],
-            "server": "patron serve --no-worker (one uvicorn process), JSON logs at INFO",
-            "clients": options.clients,
-            "duration_s": options.duration,
-            "warmup_s": options.warmup,
-            "batch": size,
-            "known_share": known,
-            "customer_pool": CUSTOMERS,
-            "rows_copied": copied,
-        },
+    report = start_report(
+        context,
+        NAME,
+        TITLE,
+        with_pgbench=False,
+        load_average_before=load_before,
+        load_average_after=[round(value, 2) for value in os.getloadavg()],
+        server="patron serve --no-worker (one uvicorn process), JSON logs at INFO",
+        clients=options.clients,
+        duration_s=options.duration,
+        warmup_s=options.warmup,
+        batch=size,
+        known_share=known,
+        customer_pool=CUSTOMERS,
+        rows_copied=copied,
     )
     report.figures = [api.relative_to(copy), copy]
     return report

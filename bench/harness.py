@@ -7,15 +7,21 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import uvloop
 
+from bench import pgbench
+from bench.report import Report, load_average, now_iso
 from bench.servers import PostgresServer
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 T = TypeVar("T")
+D = TypeVar("D", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,41 @@ class Context:
     machine: dict[str, Any]
     # everything parsed, including a capability's own options (its ``add_arguments``)
     arguments: argparse.Namespace | None = None
+
+
+def options_of(cls: type[D], context: Context) -> D:
+    """A capability's own options (a dataclass whose fields are its command-line options),
+    or their defaults when every capability runs without them."""
+    given = vars(context.arguments) if context.arguments else {}
+    return cls(**{item.name: given[item.name] for item in fields(cls) if item.name in given})
+
+
+def start_report(
+    context: Context,
+    capability: str,
+    title: str,
+    *,
+    postgres: PostgresServer | None = None,
+    with_pgbench: bool = True,
+    **environment: Any,
+) -> Report:
+    """A capability's report, its environment naming the machine, its load and the
+    PostgreSQL server measured (``postgres``, else the context's) beside ``environment``."""
+    server = postgres or context.postgres
+    return Report(
+        capability=capability,
+        title=title,
+        started_at=now_iso(),
+        environment={
+            **context.machine,
+            "load_average_before": load_average(),
+            "postgres": server.label,
+            "postgres_version": server.version(),
+            "pgbench": server.pgbench,
+            "pgbench_version": pgbench.version(server.pgbench) if with_pgbench else "n/a",
+            **environment,
+        },
+    )
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:

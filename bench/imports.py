@@ -41,8 +41,8 @@ import psutil
 import psycopg
 from sqlalchemy import event
 
-from bench.harness import Context, say
-from bench.report import Figure, Report, now_iso
+from bench.harness import Context, say, start_report
+from bench.report import Figure, Report
 from patron.audit.service import SYSTEM
 from patron.config import Settings
 from patron.db.engine import Database
@@ -402,36 +402,30 @@ def run(context: Context) -> Report:
         "hand_written_sql": hand_step,
         **{k: timings[k] for k in ("upload", "dry_run", "import")},
     }
-    report = Report(
-        capability=NAME,
-        title=TITLE,
-        started_at=now_iso(),
-        environment={
-            **context.machine,
-            "postgres": context.postgres.label,
-            "postgres_version": context.postgres.version(),
-            "pgbench": context.postgres.pgbench,
-            "pgbench_version": "n/a",
-            "load_average_before": load_before,
-            "load_average_after": [round(value, 2) for value in os.getloadavg()],
-            "rows": rows,
-            "file_mib": round(size_mib, 1),
-            "import_status": status,
-            "peak_rss_mib": {
-                ("copy_client" if name == "copy" else name): step.peak_mib
-                for name, step in steps.items()
-            },
-            "cpu_us_per_row": {
-                name: {
-                    "client": round(1e6 * step.client_cpu / max(rows, 1), 1),
-                    "postgres": (
-                        None
-                        if step.server_cpu is None
-                        else round(1e6 * step.server_cpu / max(rows, 1), 1)
-                    ),
-                }
-                for name, step in steps.items()
-            },
+    report = start_report(
+        context,
+        NAME,
+        TITLE,
+        with_pgbench=False,
+        load_average_before=load_before,
+        load_average_after=[round(value, 2) for value in os.getloadavg()],
+        rows=rows,
+        file_mib=round(size_mib, 1),
+        import_status=status,
+        peak_rss_mib={
+            ("copy_client" if name == "copy" else name): step.peak_mib
+            for name, step in steps.items()
+        },
+        cpu_us_per_row={
+            name: {
+                "client": round(1e6 * step.client_cpu / max(rows, 1), 1),
+                "postgres": (
+                    None
+                    if step.server_cpu is None
+                    else round(1e6 * step.server_cpu / max(rows, 1), 1)
+                ),
+            }
+            for name, step in steps.items()
         },
     )
     report.figures = [*(f.relative_to(copy_figure) for f in figures), copy_figure]

@@ -37,10 +37,9 @@ from typing import Any
 import httpx2
 import psycopg
 
-from bench import pgbench
-from bench.harness import Context, run_async, say
+from bench.harness import Context, run_async, say, start_report
 from bench.load import BenchError, LoadResult, check_result
-from bench.report import Figure, Report, load_average, now_iso
+from bench.report import Figure, Report, load_average
 from bench.servers import ADMIN_EMAIL, REPO_ROOT, PatronServer, create_api_key, patron_server
 
 NAME = "ingest"
@@ -432,23 +431,15 @@ def run(context: Context) -> Report:
     pool_size = getattr(arguments, "pool_size", None)
     rate = float(getattr(arguments, "rate", DEFAULT_RATE) or 0.0)
     paced_count = min(limit, int(rate * options.duration)) if rate > 0 else 0
-    report = Report(
-        capability=NAME,
-        title=TITLE,
-        started_at=now_iso(),
-        environment={
-            **context.machine,
-            "load_average_before": load_average(),
-            "postgres": context.postgres.label,
-            "postgres_version": context.postgres.version(),
-            "pgbench": context.postgres.pgbench,
-            "pgbench_version": pgbench.version(context.postgres.pgbench),
-            "deliveries_at_most": limit,
-            "worker_concurrency": concurrency,
-            "server_workers": server_workers,
-            "pool_size": pool_size,
-            "steady_rate": rate,
-        },
+    report = start_report(
+        context,
+        NAME,
+        TITLE,
+        deliveries_at_most=limit,
+        worker_concurrency=concurrency,
+        server_workers=server_workers,
+        pool_size=pool_size,
+        steady_rate=rate,
     )
     secret = secrets.token_urlsafe(24)
     with patron_server(

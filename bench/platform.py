@@ -13,9 +13,9 @@ from __future__ import annotations
 import httpx2
 
 from bench import pgbench
-from bench.harness import Context, run_async, say
+from bench.harness import Context, run_async, say, start_report
 from bench.load import BenchError, Scenario, check_result, run_load
-from bench.report import Figure, Report, load_average, now_iso
+from bench.report import Figure, Report, load_average
 from bench.servers import (
     ADMIN_EMAIL,
     SESSION_COOKIE,
@@ -46,23 +46,15 @@ def _preflight(server: PatronServer, scenario: Scenario, expect: str) -> None:
 
 def run(context: Context) -> Report:
     options = context.options
-    report = Report(
-        capability=NAME,
-        title=TITLE,
-        started_at=now_iso(),
-        environment={
-            **context.machine,
-            "load_average_before": load_average(),
-            "postgres": context.postgres.label,
-            "postgres_version": context.postgres.version(),
-            "pgbench": context.postgres.pgbench,
-            "pgbench_version": pgbench.version(context.postgres.pgbench),
-            "server": "patron serve --no-worker (one uvicorn process), JSON logs at INFO",
-            "clients": options.clients,
-            "duration_s": options.duration,
-            "warmup_s": options.warmup,
-            "max_requests": options.max_requests,
-        },
+    report = start_report(
+        context,
+        NAME,
+        TITLE,
+        server="patron serve --no-worker (one uvicorn process), JSON logs at INFO",
+        clients=options.clients,
+        duration_s=options.duration,
+        warmup_s=options.warmup,
+        max_requests=options.max_requests,
     )
     say("Starting patron serve on a throwaway database (migrations, demo staff)…")
     http: list[Figure] = []

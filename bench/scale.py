@@ -40,7 +40,7 @@ import argparse
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,8 +48,8 @@ import psycopg
 from psycopg import sql
 
 from bench.dataset import _prepare as prepare_database
-from bench.harness import Context, say
-from bench.report import Figure, Report, load_average, now_iso
+from bench.harness import Context, options_of, say, start_report
+from bench.report import Figure, Report, load_average
 from bench.servers import PostgresServer
 from patron.demo_shop import finish
 from patron.demo_shop.shop import ShopParams
@@ -522,8 +522,7 @@ class ScaleOptions:
 
     @classmethod
     def of(cls, context: Context) -> ScaleOptions:
-        given = vars(context.arguments) if context.arguments else {}
-        return cls(**{item.name: given[item.name] for item in fields(cls) if item.name in given})
+        return options_of(cls, context)
 
     @property
     def scale(self) -> Scale:
@@ -586,18 +585,13 @@ def keep(postgres: PostgresServer, loaded: Loaded) -> None:
 def run(context: Context) -> Report:
     options = ScaleOptions.of(context)
     postgres = context.postgres
-    report = Report(
-        capability=NAME,
-        title=TITLE,
-        started_at=now_iso(),
-        environment={
-            **context.machine,
-            "load_average_before": load_average(),
-            "postgres": postgres.label,
-            "postgres_version": postgres.version(),
-            "pgbench_version": "",
-            "scale": asdict(options.scale),
-        },
+    report = start_report(
+        context,
+        NAME,
+        TITLE,
+        postgres=postgres,
+        with_pgbench=False,
+        scale=asdict(options.scale),
     )
     loaded = create(postgres, options.scale)
     stats = loaded.stats

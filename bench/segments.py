@@ -25,7 +25,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,9 +33,9 @@ import httpx2
 import psycopg
 from sqlalchemy import select
 
-from bench.harness import Context, run_async, say
+from bench.harness import Context, options_of, run_async, say, start_report
 from bench.load import BenchError, percentile
-from bench.report import Figure, Report, load_average, now_iso
+from bench.report import Figure, Report, load_average
 from bench.scale import Scale, add_scale_arguments, create, keep
 from bench.servers import ADMIN_EMAIL, PostgresServer, create_api_key, serve
 from patron.auth.dependencies import role_scopes
@@ -411,8 +411,7 @@ class SegmentsOptions:
 
     @classmethod
     def of(cls, context: Context) -> SegmentsOptions:
-        given = vars(context.arguments) if context.arguments else {}
-        return cls(**{item.name: given[item.name] for item in fields(cls) if item.name in given})
+        return options_of(cls, context)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -433,19 +432,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(context: Context) -> Report:
     options = SegmentsOptions.of(context)
     postgres = context.postgres
-    report = Report(
-        capability=NAME,
-        title=TITLE,
-        started_at=now_iso(),
-        environment={
-            **context.machine,
-            "load_average_before": load_average(),
-            "postgres": postgres.label,
-            "postgres_version": postgres.version(),
-            "pgbench_version": "",
-            "repetitions": options.repetitions,
-            "segments": {case.name: case.expression for case in CASES},
-        },
+    report = start_report(
+        context,
+        NAME,
+        TITLE,
+        postgres=postgres,
+        with_pgbench=False,
+        repetitions=options.repetitions,
+        segments={case.name: case.expression for case in CASES},
     )
     if options.reuse_database:
         if not options.demo_password:
