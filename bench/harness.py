@@ -57,11 +57,19 @@ def start_report(
     *,
     postgres: PostgresServer | None = None,
     with_pgbench: bool = True,
+    load_since: list[float] | None = None,
     **environment: Any,
 ) -> Report:
     """A capability's report, its environment naming the machine, its load and the
-    PostgreSQL server measured (``postgres``, else the context's) beside ``environment``."""
+    PostgreSQL server measured (``postgres``, else the context's) beside ``environment``.
+    With ``load_since`` (the load average read when the run began), the load before and now."""
     server = postgres or context.postgres
+    if load_since is not None:
+        environment = {
+            "load_average_before": load_since,
+            "load_average_after": load_average(),
+            **environment,
+        }
     return Report(
         capability=capability,
         title=title,

@@ -589,7 +589,6 @@ def run(context: Context) -> Report:
         context,
         NAME,
         TITLE,
-        postgres=postgres,
         with_pgbench=False,
         scale=asdict(options.scale),
     )

@@ -436,7 +436,6 @@ def run(context: Context) -> Report:
         context,
         NAME,
         TITLE,
-        postgres=postgres,
         with_pgbench=False,
         repetitions=options.repetitions,
         segments={case.name: case.expression for case in CASES},
