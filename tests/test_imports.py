@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -105,16 +105,35 @@ async def uploaded(
     return body
 
 
-async def dry_run(
-    client: httpx2.AsyncClient, key: str, db: AsyncSession, settings: Settings, job_id: str
+async def _step(
+    client: httpx2.AsyncClient,
+    key: str,
+    job_id: str,
+    action: str,
+    work: Callable[[], Awaitable[Any]],
 ) -> dict[str, Any]:
-    response = await client.post(f"/api/v1/imports/{job_id}/dry-run", headers=bearer(key))
+    """Ask for the job's next step through the API, do its work as the worker would, and
+    return the job as the API then shows it."""
+    response = await client.post(f"/api/v1/imports/{job_id}/{action}", headers=bearer(key))
     assert response.status_code == 202, response.text
-    await runner.dry_run(units(db), settings, uuid.UUID(job_id), batch_size=3)
+    await work()
     body: dict[str, Any] = (
         await client.get(f"/api/v1/imports/{job_id}", headers=bearer(key))
     ).json()
     return body
+
+
+async def dry_run(
+    client: httpx2.AsyncClient, key: str, db: AsyncSession, settings: Settings, job_id: str
+) -> dict[str, Any]:
+    job = uuid.UUID(job_id)
+    return await _step(
+        client,
+        key,
+        job_id,
+        "dry-run",
+        lambda: runner.dry_run(units(db), settings, job, batch_size=3),
+    )
 
 
 async def run_import(
@@ -125,13 +144,10 @@ async def run_import(
     job_id: str,
     **options: Any,
 ) -> dict[str, Any]:
-    response = await client.post(f"/api/v1/imports/{job_id}/start", headers=bearer(key))
-    assert response.status_code == 202, response.text
-    await runner.run_import(units(db), settings, uuid.UUID(job_id), **{"batch_size": 3, **options})
-    body: dict[str, Any] = (
-        await client.get(f"/api/v1/imports/{job_id}", headers=bearer(key))
-    ).json()
-    return body
+    job, chosen = uuid.UUID(job_id), {"batch_size": 3, **options}
+    return await _step(
+        client, key, job_id, "start", lambda: runner.run_import(units(db), settings, job, **chosen)
+    )
 
 
 async def full_import(
