@@ -207,12 +207,18 @@ async def test_the_rollups_equal_a_recomputation_and_the_raw_figures_after_rando
         await savepoint.rollback()
 
 
-async def test_a_rebuild_repairs_rollups_that_drifted(
-    db: AsyncSession, settings: Settings, admin: Principal
-) -> None:
+async def ann_with_an_order(db: AsyncSession, settings: Settings) -> Shop:
+    """A shop with one customer, Ann, and her first order (on the web, 2025-03-01)."""
     shop = Shop(db, settings)
     await shop.customer("Ann")
     await shop.order("Ann", "2025-03-01", "40.00")
+    return shop
+
+
+async def test_a_rebuild_repairs_rollups_that_drifted(
+    db: AsyncSession, settings: Settings, admin: Principal
+) -> None:
+    shop = await ann_with_an_order(db, settings)
     await shop.order("Ann", "2025-04-02", "60.00", channel="pos")
     await shop.refresh()
     period = ReportPeriod(date(2025, 3, 1), date(2025, 4, 30), "month")
@@ -245,9 +251,7 @@ async def sums_equal_a_recomputation(db: AsyncSession) -> None:
 async def test_an_order_change_waits_for_the_job_and_a_replayed_refresh_appends_nothing(
     db: AsyncSession, settings: Settings, admin: Principal
 ) -> None:
-    shop = Shop(db, settings)
-    await shop.customer("Ann")
-    await shop.order("Ann", "2025-03-01", "40.00")
+    shop = await ann_with_an_order(db, settings)
     await metrics.refresh(db, settings, [shop.customers["Ann"].id])
     assert await db.scalar(PENDING) == 2  # the order overall and in its channel
     assert await db.scalar(QUEUED_JOBS) == 1  # the rollup job, to add them up
