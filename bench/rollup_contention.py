@@ -4,6 +4,8 @@
 each place one order of the same day and channel, then stay open ``--hold`` seconds more
 (the rest of a receipt's processing), all at once; prints the wall time until all committed,
 three times. If the rollup serialises them it is about N × hold; if not, about one hold.
+Then the same N transactions in hand-written SQL, the two bounds: each appends a row (never
+waits), and each adds to one shared row (they take turns).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from sqlalchemy import text
 
 from patron.audit.service import SYSTEM
 from patron.config import Settings
@@ -61,7 +65,38 @@ async def _run(url: str, count: int, hold: float) -> None:
             f"{count} concurrent same-day orders, each transaction open {hold * 1000:.0f} ms"
             f" more: all committed in {(time.perf_counter() - started) * 1000:.0f} ms"
         )
+    await _raw_sql(database, count, hold)
     await database.dispose()
+
+
+_RAW_SQL = {
+    "each appends a row": "INSERT INTO bench_contention (n) VALUES (1)",
+    "each adds to one shared row": "UPDATE bench_contention SET n = n + 1 WHERE id = 1",
+}
+
+
+async def _raw_sql(database: Database, count: int, hold: float) -> None:
+    """The bounds in hand-written SQL, on a scratch table dropped afterwards."""
+    async with database.transaction() as db:
+        await db.execute(text("CREATE TABLE bench_contention (id bigserial PRIMARY KEY, n int)"))
+        await db.execute(text("INSERT INTO bench_contention (n) VALUES (0)"))
+    try:
+        for name, statement in _RAW_SQL.items():
+
+            async def one(sql: str = statement) -> None:
+                async with database.transaction() as db:
+                    await db.execute(text(sql))
+                    await asyncio.sleep(hold)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(count)))
+            print(
+                f"raw SQL: {count} concurrent transactions {name}, each open {hold * 1000:.0f}"
+                f" ms more: all committed in {(time.perf_counter() - started) * 1000:.0f} ms"
+            )
+    finally:
+        async with database.transaction() as db:
+            await db.execute(text("DROP TABLE bench_contention"))
 
 
 def main() -> None:

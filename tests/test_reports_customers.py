@@ -26,6 +26,7 @@ from patron.customers import metrics
 from patron.models import Channel, Customer, Order, TimelineEntry
 from patron.users import service as users_service
 from tests.conftest import MakeKey, MakeUser, Persona, bearer, principal_for
+from tests.test_reports_sales import rolled_up
 
 
 def at(day: str, clock: str = "12:00") -> datetime:
@@ -92,8 +93,10 @@ class Shop:
         return order
 
     async def refresh(self, stages: dict[str, str] | None = None) -> None:
-        """Recompute the customers' metrics as every order change does; pin stages by hand."""
+        """Recompute the customers' metrics as every order change does, then do the rollup
+        job's work once they commit; pin stages by hand."""
         await metrics.refresh(self.db, self.settings, [c.id for c in self.customers.values()])
+        await rolled_up(self.db)
         for name, customer in self.customers.items():
             await self.db.refresh(customer)
             if stages is not None:

@@ -22,7 +22,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
-from patron.analytics import rollups
+from patron.analytics import customer_rollups, rollups
 from patron.analytics.sales.tasks import rollup_nightly
 from patron.audit.service import SYSTEM
 from patron.cli import app as cli
@@ -32,6 +32,7 @@ from patron.demo_shop.seed import seed_shop
 from patron.errors import InvalidInput
 from patron.kit.time import utcnow
 from patron.models import Channel, Customer, Order, OrderReturn, Refund, SalesDaily
+from patron.models.reports import ALL_CHANNELS
 from patron.orders import service as orders
 from patron.orders.service import LineRequest, ReturnLineRequest
 from patron.worker.app import set_runtime
@@ -85,8 +86,10 @@ async def sell(
 
 async def rolled_up(db: AsyncSession) -> None:
     """What the ``reports.rollup_queued`` job does once the changes are committed: recompute
-    the rollup rows they queued (here in the test's own transaction)."""
+    the rollup rows they queued and add their customer rollup changes to the sums (here in
+    the test's own transaction)."""
     await rollups.take_queued(db, limit=10_000)
+    await customer_rollups.fold_changes(db, limit=10_000)
 
 
 async def channel(db: AsyncSession, name: str) -> Channel:
@@ -765,14 +768,6 @@ async def test_the_demo_shop_comes_with_its_rollup_filled(
 GIFT = [LineRequest(1, title="Gift card", unit_price=Decimal("25.00"))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="the customer rollups (migration 0021) add the two new customers' first orders to"
-    " the same customer_orders_daily / customer_cohort_daily rows in the orders' transactions,"
-    " so the second waits for the first's commit; to fix: fold the signed fact changes into"
-    " those sums in the rollup job, as sales_daily's keys are",
-)
 async def test_two_orders_of_one_day_placed_at_once_neither_waits_and_both_count(
     isolated_database: IsolatedDatabase, tmp_path: Path
 ) -> None:
@@ -792,21 +787,38 @@ async def test_two_orders_of_one_day_placed_at_once_neither_waits_and_both_count
 
     async with database.transaction() as db:
         await sell(db, settings, first, GIFT, when=when, channel=web)
-        # committed while the first order's transaction is open (no wait for its day)
+        # committed while the first order's transaction is open (no wait for its day, nor for
+        # the customer rollup rows of a first order that day)
         await asyncio.wait_for(place(second), timeout=10)
-        # the job meanwhile recomputes the committed order, not the one still being written
-        assert await rollups.refresh_queued() == 1
+        # the job meanwhile recomputes the committed order, not the one still being written:
+        # its day's key and its two customer facts (across channels and in its own)
+        assert await rollups.refresh_queued() == 1 + 2
     async with database.transaction() as db:
         assert (await db.execute(text("SELECT orders_count FROM sales_daily"))).scalar() == 1
+        assert await new_customers(db) == (1, 1)
 
-    assert await rollups.refresh_queued() == 1  # the first order's key, queued at its commit
+    assert await rollups.refresh_queued() == 1 + 2  # the first order's, queued at its commit
     assert await rollups.refresh_queued() == 0  # taken once
     async with database.transaction() as db:
         [(count, revenue)] = (
             await db.execute(text("SELECT orders_count, gross_revenue FROM sales_daily"))
         ).all()
         assert await db.scalar(text("SELECT count(*) FROM rollup_queue")) == 0
+        assert await db.scalar(text("SELECT count(*) FROM customer_rollup_change")) == 0
+        assert await new_customers(db) == (2, 2)
     assert (count, revenue) == (2, Decimal("50.00"))
+
+
+# the first orders across every channel: in customer_orders_daily, and the cohorts' customers
+NEW_CUSTOMERS = text(
+    "SELECT (SELECT sum(orders) FROM customer_orders_daily WHERE seq = 1 AND channel_key = :all),"
+    " (SELECT sum(customers) FROM customer_cohort_daily WHERE channel_key = :all)"
+)
+
+
+async def new_customers(db: AsyncSession) -> tuple[int, int]:
+    found = (await db.execute(NEW_CUSTOMERS, {"all": ALL_CHANNELS})).one()
+    return int(found[0] or 0), int(found[1] or 0)
 
 
 async def test_a_products_report_slower_than_the_timeout_is_refused_with_a_clear_error(

@@ -99,11 +99,14 @@ async def test_the_job_recomputes_each_queued_day_once_and_a_failed_batch_loses_
     async with database.transaction() as db:
         assert len(await queued(db)) == 3
         assert await sold(db) == []
+        customer_changes = await db.scalar(text("SELECT count(*) FROM customer_rollup_change"))
+        assert customer_changes
 
-    # small batches: every queued row taken once, and the job stops when none is left
+    # small batches: every queued row taken once, and the job stops when none is left (it
+    # also adds up the customer rollup changes)
     rollups_batch, rollups.QUEUE_BATCH = rollups.QUEUE_BATCH, 2
     try:
-        assert await rollups.refresh_queued() == 3
+        assert await rollups.refresh_queued() == 3 + customer_changes
     finally:
         rollups.QUEUE_BATCH = rollups_batch
     assert await rollups.refresh_queued() == 0

@@ -16,13 +16,18 @@ UTC month. Two small tables add them up:
 
 :func:`refresh` rewrites the facts of some customers whenever their orders change (called by
 ``patron.customers.metrics.refresh``, which every order change, import and merge already
-calls) and moves the two rollups by the difference between the facts removed and written,
-in the same statement. The difference comes from the stored facts, never from the change
-itself, so a replayed or retried change moves nothing; concurrent changes of different
-customers add to the same rollup rows under row locks (additions commute), and changes of
-the same customer take turns on an advisory lock. ``patron reports rebuild``, the demo and
-benchmark loaders and migration 0021 recompute all three tables from the orders
-(:data:`REBUILD`).
+calls), in the change's transaction, and appends the difference between the facts removed
+and written to ``customer_rollup_change`` (signed rows: -1 removed, +1 written), in the same
+statement. The difference comes from the stored facts, never from the change itself, so a
+replayed or retried change appends nothing; changes of the same customer take turns on an
+advisory lock, and changes of different customers never wait for each other (they only
+append rows). The ``reports.rollup_queued`` job (queued by the change, as for the sales
+rollup) adds the pending changes to the two sums with :func:`fold_changes`, oldest first, a
+batch per transaction, deleting the rows it adds in that transaction (rows another run is
+taking are skipped, so each change is added once): the customer figures follow order changes
+within the job's delay. ``patron reports rebuild``, the demo and benchmark loaders
+recompute all three tables from the orders and drop the pending changes
+(:data:`RECOMPUTE_ALL`); migration 0021 filled them with :data:`REBUILD`.
 
 Patron never deletes orders; orders deleted with SQL (or by the cascade of a customer deleted
 with SQL) leave facts behind until the next ``patron reports rebuild``.
@@ -38,6 +43,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.models.reports import ALL_CHANNELS
+from patron.worker.enqueue import enqueue_once
 
 _ALL = f"CAST('{ALL_CHANNELS}' AS uuid)"
 _UTC = "CAST({} AT TIME ZONE 'UTC' AS date)"
@@ -95,23 +101,44 @@ _COHORT_CHANGES = """
 """
 _SIGNED = "channel_key, day, prev_day, seq, first_day, month_first, net"
 
+_CHANGE_COLUMNS = f"{_SIGNED}, sign"
+
 # rewrite the facts of the customers :ids (and of orders that moved to them, a merge) and
-# move both rollups by the difference, in one statement
+# append the difference between the facts removed and written (a fact rewritten unchanged
+# cancels out) for the job, in one statement; returns how many change rows
 _REFRESH = text(
     f"""
     WITH gone AS (
         DELETE FROM customer_order_fact
         WHERE customer_id = ANY(:ids)
            OR order_id IN (SELECT id FROM shop_order WHERE customer_id = ANY(:ids))
-        RETURNING {_SIGNED}, -1 AS sign
+        RETURNING {_SIGNED}
     ), made AS (
         INSERT INTO customer_order_fact ({_FACT_COLUMNS})
         {facts_sql("o.customer_id = ANY(:ids)")}
-        RETURNING {_SIGNED}, 1 AS sign
-    ), changes AS (
-        SELECT * FROM gone UNION ALL SELECT * FROM made
-    ), daily AS ({_DAILY_CHANGES})
-    {_COHORT_CHANGES}
+        RETURNING {_SIGNED}
+    ), appended AS (
+        INSERT INTO customer_rollup_change ({_CHANGE_COLUMNS})
+        SELECT *, 1 FROM (SELECT * FROM made EXCEPT ALL SELECT * FROM gone) written
+        UNION ALL
+        SELECT *, -1 FROM (SELECT * FROM gone EXCEPT ALL SELECT * FROM made) removed
+        RETURNING 1
+    )
+    SELECT count(*) FROM appended
+    """  # noqa: S608
+)
+
+# take the oldest committed changes (rows another run is taking are skipped, so each is
+# taken once) and add them to both rollups, in one statement; returns how many were taken
+_FOLD = text(
+    f"""
+    WITH changes AS (
+        DELETE FROM customer_rollup_change WHERE id IN (
+            SELECT id FROM customer_rollup_change ORDER BY id LIMIT :limit
+            FOR UPDATE SKIP LOCKED)
+        RETURNING {_CHANGE_COLUMNS}
+    ), daily AS ({_DAILY_CHANGES}), cohort AS ({_COHORT_CHANGES})
+    SELECT count(*) FROM changes
     """  # noqa: S608
 )
 
@@ -125,35 +152,61 @@ def lock_id(customer_id: uuid.UUID) -> int:
 
 async def refresh(db: AsyncSession, customer_ids: Collection[uuid.UUID]) -> None:
     """Rewrite these customers' facts from their orders (after the change is flushed) and
-    move the rollups by the difference."""
+    append the difference for the ``reports.rollup_queued`` job (queued in this transaction
+    when there is one): a rolled-back change appends nothing, a committed one is never
+    missed."""
     if not customer_ids:
         return
     ids = sorted(set(customer_ids), key=lock_id)
     await db.execute(_LOCK, {"locks": [lock_id(customer_id) for customer_id in ids]})
-    await db.execute(_REFRESH, {"ids": ids})
+    if await db.scalar(_REFRESH, {"ids": ids}):
+        from patron.analytics.rollups import refresh_queued  # the job that drains both
+
+        await enqueue_once(db, refresh_queued)
+
+
+async def fold_changes(db: AsyncSession, *, limit: int) -> int:
+    """Add up to ``limit`` pending changes (committed ones, oldest first) to the rollups and
+    delete them; returns how many. The caller's transaction does both: if it rolls back,
+    they stay pending."""
+    return int(await db.scalar(_FOLD, {"limit": limit}) or 0)
 
 
 _EVERY_FACT = f"WITH changes AS (SELECT {_SIGNED}, 1 AS sign FROM customer_order_fact)"  # noqa: S608
-
-REBUILD: list[TextClause] = [
-    text(
-        "LOCK TABLE customer_order_fact, customer_orders_daily, customer_cohort_daily"
-        " IN SHARE ROW EXCLUSIVE MODE"
-    ),
-    text("DELETE FROM customer_order_fact"),
-    text("DELETE FROM customer_orders_daily"),
-    text("DELETE FROM customer_cohort_daily"),
+_FACTS_AND_SUMS = ("customer_order_fact", "customer_orders_daily", "customer_cohort_daily")
+_RECOMPUTE = [
     text(f"INSERT INTO customer_order_fact ({_FACT_COLUMNS}) {facts_sql('true')}"),
     text(_EVERY_FACT + _DAILY_CHANGES),
     text(_EVERY_FACT + _COHORT_CHANGES),
 ]
-"""Every fact and rollup row recomputed from the orders, in one transaction (the lock keeps
-order changes waiting meanwhile): the demo and benchmark loaders, ``patron reports rebuild``
-and migration 0021."""
+
+
+def _emptied(*tables: str) -> list[TextClause]:
+    """Lock these tables against every change (order changes and the job wait meanwhile),
+    then empty them."""
+    return [
+        text(f"LOCK TABLE {', '.join(tables)} IN SHARE ROW EXCLUSIVE MODE"),
+        *(text(f"DELETE FROM {table}") for table in tables),  # noqa: S608 (constant names)
+    ]
+
+
+REBUILD: list[TextClause] = [*_emptied(*_FACTS_AND_SUMS), *_RECOMPUTE]
+"""Every fact and rollup row recomputed from the orders, in one transaction, as migration
+0021 runs it (before the pending changes' table existed): use :data:`RECOMPUTE_ALL`."""
+
+# locks in the order every other writer takes them (facts, changes, sums): no deadlock
+RECOMPUTE_ALL: list[TextClause] = [
+    *_emptied(_FACTS_AND_SUMS[0], "customer_rollup_change", *_FACTS_AND_SUMS[1:]),
+    *_RECOMPUTE,
+]
+"""Every fact and rollup row recomputed from the orders and the pending changes dropped
+(the sums now count them), in one transaction that holds the tables meanwhile, so neither
+an order change nor the job can add an older change on top: the demo and benchmark loaders
+and ``patron reports rebuild``."""
 
 
 async def rebuild(db: AsyncSession) -> int:
-    """Recompute all three tables; returns how many facts."""
-    for statement in REBUILD:
+    """Recompute all three tables and drop the pending changes; returns how many facts."""
+    for statement in RECOMPUTE_ALL:
         await db.execute(statement)
     return int(await db.scalar(text("SELECT count(*) FROM customer_order_fact")) or 0)

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.analytics import customer_rollups
 from patron.db.engine import Database
 from patron.worker.app import drain_in_batches, job_app, runtime
 from patron.worker.enqueue import enqueue_once
@@ -251,11 +252,19 @@ QUEUE_BATCH = 1_000
     lock="rollup_queued",
 )
 async def refresh_queued(timestamp: int | None = None) -> int:
-    """Recompute the queued rollup keys, a batch per transaction; returns how many queued
-    rows were taken."""
-    return await drain_in_batches(
-        runtime().database, lambda db: take_queued(db, limit=QUEUE_BATCH), batch=QUEUE_BATCH
+    """Recompute the queued rollup keys, then add the pending customer rollup changes to
+    their sums, a batch per transaction; returns how many queued rows and changes were
+    taken."""
+    database = runtime().database
+    keys = await drain_in_batches(
+        database, lambda db: take_queued(db, limit=QUEUE_BATCH), batch=QUEUE_BATCH
     )
+    changes = await drain_in_batches(
+        database,
+        lambda db: customer_rollups.fold_changes(db, limit=QUEUE_BATCH),
+        batch=QUEUE_BATCH,
+    )
+    return keys + changes
 
 
 async def rebuild(db: AsyncSession, *, first: date, last: date) -> int:

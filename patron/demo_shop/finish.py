@@ -46,7 +46,7 @@ def statements(params: ShopParams, now: datetime) -> list[tuple[TextClause, dict
         (COMPUTE_CUT_POINTS, {"now": now}),
         (SCORE_EVERYONE, {"now": now}),
         (FILL_LINES, {}),
-        *((statement, {}) for statement in customer_rollups.REBUILD),
+        *((statement, {}) for statement in customer_rollups.RECOMPUTE_ALL),
         (REBUILD_RANGE, every_day),
         (product_rollups.FILL_RANGE, every_day),
         (product_rollups.INSERT_PAIRS, product_rollups.pair_parameters(now.date())),

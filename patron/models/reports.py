@@ -234,3 +234,23 @@ class CustomerCohortDaily(Base):
     customers: Mapped[int] = mapped_column(Integer, server_default="0")
     month_customers: Mapped[int] = mapped_column(Integer, server_default="0")
     net: Mapped[Decimal] = mapped_column(NET, server_default="0")
+
+
+class CustomerRollupChange(Base):
+    """A fact row removed (``sign`` -1) or written (+1) by an order change, waiting for the
+    ``reports.rollup_queued`` job to add it to the two sums above: append-only, so order
+    changes of the same day never update the same row; the job deletes the rows it adds up
+    in the transaction that adds them (oldest first, each once)."""
+
+    __tablename__ = "customer_rollup_change"
+    __table_args__ = (CheckConstraint("sign IN (-1, 1)", name="sign"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    channel_key: Mapped[uuid.UUID]
+    day: Mapped[date] = mapped_column(Date)
+    prev_day: Mapped[date | None] = mapped_column(Date)
+    seq: Mapped[int] = mapped_column(SmallInteger)
+    first_day: Mapped[date] = mapped_column(Date)
+    month_first: Mapped[bool]
+    net: Mapped[Decimal] = mapped_column(NET)
+    sign: Mapped[int] = mapped_column(SmallInteger)
