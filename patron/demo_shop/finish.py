@@ -1,8 +1,8 @@
 """After the rows are in: customer metrics in one set-based statement, the automatic
 lifecycle stage where time moved on since generation, the RFM scores, the customer and cohort
 rollups, the daily sales and product rollups (the product rows also per month), the products
-bought together, and the number sequences moved past the demo's numbers. Shared by the ORM loader (demo) and the COPY loader
-(benchmark)."""
+bought together, and the number sequences moved past the demo's numbers. Shared by the ORM
+loader (demo) and the COPY loader (benchmark)."""
 
 from __future__ import annotations
 

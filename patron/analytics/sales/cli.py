@@ -23,8 +23,9 @@ def rebuild(
     ] = None,
 ) -> None:
     """Recompute the daily sales and product rollups (and the monthly product rows) from the
-    orders, a month per transaction, then the products bought together (the last year's) and the customer and
-    cohort rollups (all of them, in one transaction).
+    orders, a month per transaction, then the products bought together (the last year's) and
+    the customer and cohort rollups (all of them, in one transaction). From the first order
+    (no --from), it also records the product rollup as filled (an upgraded database).
 
     Safe while Patron runs: each day is locked while it is recomputed; order changes wait
     while the customer rollups are rebuilt.

@@ -1,0 +1,119 @@
+"""Time the products report in process, beside hand-written SQL for its main question.
+
+    python -m bench.product_reports DATABASE_URL [--repetitions N]
+
+For the last 30, 90 and 365 days, for every channel and for the first channel by name: the
+products report as the demo administrator sees it (``products_report``: top sellers, return
+rates, pairs) on Patron's async engine, and beside it, alternating, hand-written SQL over
+``order_line`` and ``shop_order`` for the same top ten by revenue, on a psycopg connection;
+one unrecorded round, then ``--repetitions`` measured ones. The top ten's revenues must be
+equal, or the run fails. Not a registered capability (no HTTP, no baseline server): a
+before/after check of the product rollups (docs/benchmarks.md, "Segments and dashboards").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+
+from bench.load import BenchError
+from bench.segments import admin_principal
+from patron.analytics.period import ReportPeriod
+from patron.analytics.sales.reports import products_report
+from patron.db.engine import Database, libpq_url
+from patron.kit.time import utcnow
+
+DAYS = (30, 90, 365)
+TOP = 10
+# the report's main question over the raw tables: the top sellers by revenue
+TOP_SQL = """
+    SELECT l.product_id, sum(l.quantity), round(sum(l.total * o.exchange_rate), 2),
+           count(DISTINCT o.id)
+    FROM order_line l JOIN shop_order o ON o.id = l.order_id
+    WHERE o.cancelled_at IS NULL AND o.placed_at >= %(since)s AND o.placed_at < %(until)s
+      AND (%(channel)s::uuid IS NULL OR o.channel_id = %(channel)s::uuid)
+    GROUP BY l.product_id
+    ORDER BY 3 DESC
+    LIMIT %(top)s
+"""
+
+
+def _ms(seconds: list[float]) -> str:
+    return f"{statistics.median(seconds) * 1000:,.0f} ms"
+
+
+async def measure(url: str, repetitions: int) -> list[str]:
+    """One line per period and channel: Patron's and the SQL's median, and every run."""
+    database = Database(url, pool_size=1)
+    lines = []
+    try:
+        principal = await admin_principal(database)
+        connection = await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True)
+        try:
+            cursor = await connection.execute(b"SELECT id, name FROM channel ORDER BY name")
+            first = await cursor.fetchone()
+            channels: list[tuple[Any, str | None]] = [(None, None)]
+            if first is not None:
+                channels.append((first[0], first[1]))
+            today = utcnow().date()
+            for days in DAYS:
+                start = today - timedelta(days=days - 1)
+                since = datetime.combine(start, datetime.min.time(), UTC)
+                params = {"since": since, "until": since + timedelta(days=days), "top": TOP}
+                for channel_id, name in channels:
+                    period = ReportPeriod(start, today, "day", name)
+                    mine: list[float] = []
+                    theirs: list[float] = []
+                    for round_ in range(repetitions + 1):
+                        async with database.transaction() as db:
+                            started = time.perf_counter()
+                            report = await products_report(
+                                db, period, principal=principal, currency="USD", limit=TOP
+                            )
+                            took = time.perf_counter() - started
+                        started = time.perf_counter()
+                        cursor = await connection.execute(
+                            TOP_SQL.encode(), {**params, "channel": channel_id}
+                        )
+                        rows = await cursor.fetchall()
+                        took_sql = time.perf_counter() - started
+                        revenues = [Decimal(row.revenue) for row in report.top]
+                        if revenues != [Decimal(row[2]) for row in rows]:
+                            raise BenchError(
+                                f"{days} days, channel {name or 'all'}: the report's top "
+                                f"revenues {revenues} differ from the SQL's"
+                            )
+                        if round_:
+                            mine.append(took)
+                            theirs.append(took_sql)
+                    runs = " ".join(f"{s * 1000:,.0f}" for s in mine)
+                    pairs = "precomputed" if report.pairs_precomputed else "live"
+                    lines.append(
+                        f"products, {days} days, channel {name or 'all'}: Patron {_ms(mine)}"
+                        f" ({runs}; pairs {pairs}), hand-written SQL {_ms(theirs)}"
+                    )
+                    print(lines[-1], flush=True)
+        finally:
+            await connection.close()
+    finally:
+        await database.dispose()
+    return lines
+
+
+def main(arguments: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("database_url", help="a migrated, loaded database (not a base copy)")
+    parser.add_argument("--repetitions", type=int, default=3, help="measured rounds (default 3)")
+    given = parser.parse_args(arguments)
+    asyncio.run(measure(given.database_url, given.repetitions))
+
+
+if __name__ == "__main__":
+    main()
