@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from alembic import command
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, pool, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.analytics import product_rollups, rollups
@@ -26,7 +25,7 @@ from patron.analytics.sales import reports, repository
 from patron.analytics.sales.repository import Window
 from patron.analytics.sales.tasks import rollup_nightly
 from patron.config import Settings
-from patron.db.migrate import alembic_config, upgrade
+from patron.db.migrate import downgrade, upgrade
 from patron.kit.time import utcnow
 from patron.models import Order, OrderLine, ProductSalesDaily, ProductSalesMonthly
 from patron.orders.service import LineRequest
@@ -57,30 +56,19 @@ from tests.test_reports_sales import (
 Rows = dict[tuple[date, uuid.UUID | None, str, str], tuple[Any, ...]]
 
 
+def _figures(row: Any) -> tuple[Any, ...]:
+    return (row.product_id, row.orders_count, row.units, row.revenue, row.returned_units)
+
+
 async def product_rollup(db: AsyncSession) -> Rows:
     rows = await db.scalars(select(ProductSalesDaily).execution_options(populate_existing=True))
-    return {
-        (r.day, r.channel_id, r.currency, r.item_key): (
-            r.product_id,
-            r.orders_count,
-            r.units,
-            r.revenue,
-            r.returned_units,
-        )
-        for r in rows
-    }
+    return {(r.day, r.channel_id, r.currency, r.item_key): _figures(r) for r in rows}
 
 
 async def product_monthly(db: AsyncSession) -> Rows:
     found = select(ProductSalesMonthly).execution_options(populate_existing=True)
     return {
-        (r.month, r.channel_id, r.currency, r.item_key): (
-            r.product_id,
-            r.orders_count,
-            r.units,
-            r.revenue,
-            r.returned_units,
-        )
+        (r.month, r.channel_id, r.currency, r.item_key): _figures(r)
         for r in await db.scalars(found)
     }
 
@@ -372,14 +360,7 @@ async def test_a_rep_with_own_scope_sees_only_their_customers_products(
 
 def _migrate(url: str, *, down_to: str) -> None:
     """Downgrade to ``down_to``, then upgrade to the head again (as an upgrade from there)."""
-    engine = create_engine(url, poolclass=pool.NullPool)
-    try:
-        with engine.begin() as connection:
-            config = alembic_config(url)
-            config.attributes["connection"] = connection
-            command.downgrade(config, down_to)
-    finally:
-        engine.dispose()
+    downgrade(url, down_to)
     upgrade(url)
 
 

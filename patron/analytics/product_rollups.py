@@ -76,6 +76,14 @@ _RETURNED_OF_ALL = """
 """
 
 
+# what an insert replaces in a row already there (daily and monthly alike)
+_REPLACED = """
+    product_id = EXCLUDED.product_id, title = EXCLUDED.title,
+    orders_count = EXCLUDED.orders_count, units = EXCLUDED.units,
+    revenue = EXCLUDED.revenue, returned_units = EXCLUDED.returned_units
+"""
+
+
 def _insert(orders: str, returned: str) -> TextClause:
     """Insert (or replace) the rows of the orders ``orders`` selects as "o" with a ``day``."""
     return text(
@@ -90,13 +98,7 @@ def _insert(orders: str, returned: str) -> TextClause:
         JOIN order_line l ON l.order_id = o.id
         {returned}
         GROUP BY o.day, o.channel_id, o.currency, {ITEM_KEY}, l.product_id
-        ON CONFLICT (day, channel_id, currency, item_key) DO UPDATE SET
-            product_id = EXCLUDED.product_id,
-            title = EXCLUDED.title,
-            orders_count = EXCLUDED.orders_count,
-            units = EXCLUDED.units,
-            revenue = EXCLUDED.revenue,
-            returned_units = EXCLUDED.returned_units
+        ON CONFLICT (day, channel_id, currency, item_key) DO UPDATE SET {_REPLACED}
         """  # noqa: S608 (constant fragments, no input)
     )
 
@@ -143,13 +145,7 @@ def _insert_months(months: str) -> TextClause:
           ON s.day >= mk.month AND s.day < CAST(mk.month + interval '1 month' AS date)
          AND s.channel_id IS NOT DISTINCT FROM mk.channel_id AND s.currency = mk.currency
         GROUP BY mk.month, s.channel_id, s.currency, s.item_key, s.product_id
-        ON CONFLICT (month, channel_id, currency, item_key) DO UPDATE SET
-            product_id = EXCLUDED.product_id,
-            title = EXCLUDED.title,
-            orders_count = EXCLUDED.orders_count,
-            units = EXCLUDED.units,
-            revenue = EXCLUDED.revenue,
-            returned_units = EXCLUDED.returned_units
+        ON CONFLICT (month, channel_id, currency, item_key) DO UPDATE SET {_REPLACED}
         """  # noqa: S608 (constant fragments, no input)
     )
 
