@@ -1,6 +1,6 @@
 """Time the products report in process, beside hand-written SQL for its main question.
 
-    python -m bench.product_reports DATABASE_URL [--repetitions N]
+    python -m bench.product_reports DATABASE_URL [--repetitions N] [--recompute]
 
 For the last 30, 90 and 365 days, for every channel and for the first channel by name: the
 products report as the demo administrator sees it (``products_report``: top sellers, return
@@ -9,6 +9,10 @@ rates, pairs) on Patron's async engine, and beside it, alternating, hand-written
 one unrecorded round, then ``--repetitions`` measured ones. The top ten's revenues must be
 equal, or the run fails. Not a registered capability (no HTTP, no baseline server): a
 before/after check of the product rollups (docs/benchmarks.md, "Segments and dashboards").
+
+With ``--recompute``, instead, what one order change costs the rollup job: ``rollups.recompute``
+of yesterday's busiest (day, channel, currency) key (sales, product and monthly product rows;
+idempotent, so committing it changes nothing).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import psycopg
 
 from bench.load import BenchError
 from bench.segments import admin_principal
+from patron.analytics import rollups
 from patron.analytics.period import ReportPeriod
 from patron.analytics.sales.reports import products_report
 from patron.db.engine import Database, libpq_url
@@ -107,12 +112,50 @@ async def measure(url: str, repetitions: int) -> list[str]:
     return lines
 
 
+BUSIEST_KEY = """
+    SELECT day, channel_id, currency FROM sales_daily WHERE day = %(day)s
+    ORDER BY orders_count DESC LIMIT 1
+"""
+
+
+async def measure_recompute(url: str, repetitions: int) -> str:
+    """``rollups.recompute`` of yesterday's busiest key, one transaction per run."""
+    database = Database(url, pool_size=1)
+    try:
+        connection = await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True)
+        async with connection:
+            yesterday = utcnow().date() - timedelta(days=1)
+            cursor = await connection.execute(BUSIEST_KEY.encode(), {"day": yesterday})
+            key = await cursor.fetchone()
+        if key is None:
+            raise BenchError(f"no sales on {yesterday}")
+        seconds = []
+        for round_ in range(repetitions + 1):
+            started = time.perf_counter()
+            async with database.transaction() as db:
+                await rollups.recompute(db, [(key[0], key[1], key[2])])
+            if round_:
+                seconds.append(time.perf_counter() - started)
+    finally:
+        await database.dispose()
+    runs = " ".join(f"{s * 1000:,.0f}" for s in seconds)
+    line = f"recompute of one key ({key[0]}, busiest channel, {key[2]}): {_ms(seconds)} ({runs})"
+    print(line, flush=True)
+    return line
+
+
 def main(arguments: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("database_url", help="a migrated, loaded database (not a base copy)")
     parser.add_argument("--repetitions", type=int, default=3, help="measured rounds (default 3)")
+    parser.add_argument(
+        "--recompute", action="store_true", help="time one key's rollup recomputation instead"
+    )
     given = parser.parse_args(arguments)
-    asyncio.run(measure(given.database_url, given.repetitions))
+    if given.recompute:
+        asyncio.run(measure_recompute(given.database_url, given.repetitions))
+    else:
+        asyncio.run(measure(given.database_url, given.repetitions))
 
 
 if __name__ == "__main__":

@@ -130,22 +130,42 @@ rows: for bulk loads that nothing else writes to meanwhile (the demo shop, the b
 MONTH_OF = "CAST(date_trunc('month', CAST({} AS timestamp)) AS date)"
 
 
-def _insert_months(months: str) -> TextClause:
-    """Insert (or replace) the monthly rows of the (month, channel_id, currency) keys that
-    ``months`` selects, as the sums of their daily rows."""
+def _replace_months(months: str) -> TextClause:
+    """Make the monthly rows of the (month, channel_id, currency) keys that ``months``
+    selects the sums of their daily rows, in one statement: remove the rows of items no
+    longer sold in the month, insert the new ones, and update the others whose sums changed
+    (one order change alters a few of a month's rows: the rest are not written again)."""
     return text(
         f"""
+        WITH mk AS MATERIALIZED ({months}),
+        sums AS MATERIALIZED (
+            SELECT mk.month, s.channel_id, s.currency, s.item_key, s.product_id,
+                   min(s.title) AS title, sum(s.orders_count) AS orders_count,
+                   sum(s.units) AS units, sum(s.revenue) AS revenue,
+                   sum(s.returned_units) AS returned_units
+            FROM mk JOIN product_sales_daily s
+              ON s.day >= mk.month AND s.day < CAST(mk.month + interval '1 month' AS date)
+             AND s.channel_id IS NOT DISTINCT FROM mk.channel_id AND s.currency = mk.currency
+            GROUP BY mk.month, s.channel_id, s.currency, s.item_key, s.product_id
+        ),
+        gone AS (
+            DELETE FROM product_sales_monthly m USING mk
+            WHERE m.month = mk.month AND m.channel_id IS NOT DISTINCT FROM mk.channel_id
+              AND m.currency = mk.currency
+              AND NOT EXISTS (
+                  SELECT 1 FROM sums
+                  WHERE sums.month = m.month AND sums.currency = m.currency
+                    AND sums.channel_id IS NOT DISTINCT FROM m.channel_id
+                    AND sums.item_key = m.item_key)
+        )
         INSERT INTO product_sales_monthly AS m (
             month, channel_id, currency, item_key, product_id, title, orders_count, units,
             revenue, returned_units)
-        SELECT mk.month, s.channel_id, s.currency, s.item_key, s.product_id, min(s.title),
-               sum(s.orders_count), sum(s.units), sum(s.revenue), sum(s.returned_units)
-        FROM ({months}) mk
-        JOIN product_sales_daily s
-          ON s.day >= mk.month AND s.day < CAST(mk.month + interval '1 month' AS date)
-         AND s.channel_id IS NOT DISTINCT FROM mk.channel_id AND s.currency = mk.currency
-        GROUP BY mk.month, s.channel_id, s.currency, s.item_key, s.product_id
+        SELECT * FROM sums
         ON CONFLICT (month, channel_id, currency, item_key) DO UPDATE SET {_REPLACED}
+        WHERE (m.product_id, m.title, m.orders_count, m.units, m.revenue, m.returned_units)
+              IS DISTINCT FROM (EXCLUDED.product_id, EXCLUDED.title, EXCLUDED.orders_count,
+                                EXCLUDED.units, EXCLUDED.revenue, EXCLUDED.returned_units)
         """  # noqa: S608 (constant fragments, no input)
     )
 
@@ -155,16 +175,9 @@ _MONTHS_OF_KEYS = f"""
     SELECT DISTINCT {MONTH_OF.format("k.day")} AS month, k.channel_id, k.currency
     FROM ({GIVEN_KEYS}) k
 """  # noqa: S608
-_DELETE_MONTHS = text(
-    f"""
-    DELETE FROM product_sales_monthly m USING ({_MONTHS_OF_KEYS}) mk
-    WHERE m.month = mk.month AND m.channel_id IS NOT DISTINCT FROM mk.channel_id
-      AND m.currency = mk.currency
-    """  # noqa: S608
-)
-_INSERT_MONTHS = _insert_months(_MONTHS_OF_KEYS)
+_REPLACE_MONTHS = _replace_months(_MONTHS_OF_KEYS)
 
-FILL_MONTHS = _insert_months(
+FILL_MONTHS = _replace_months(
     f"""
     SELECT DISTINCT {MONTH_OF.format("day")} AS month, channel_id, currency
     FROM product_sales_daily WHERE day >= :first AND day <= :last
@@ -233,8 +246,7 @@ async def recompute(db: AsyncSession, keys: Collection[Key]) -> None:
     await db.execute(_INSERT_KEYS, parameters)
     months = sorted({month_lock_id(day.replace(day=1), channel, cur) for day, channel, cur in keys})
     await db.execute(LOCK, {"locks": months})
-    await db.execute(_DELETE_MONTHS, parameters)
-    await db.execute(_INSERT_MONTHS, parameters)
+    await db.execute(_REPLACE_MONTHS, parameters)
 
 
 @dataclass(frozen=True)
