@@ -1,14 +1,17 @@
 """Time the products report in process, beside hand-written SQL for its main question.
 
     python -m bench.product_reports DATABASE_URL [--repetitions N] [--recompute]
+    python -m bench products [--reuse-database NAME | dataset size options] [--repetitions N]
 
 For the last 30, 90 and 365 days, for every channel and for the first channel by name: the
 products report as the demo administrator sees it (``products_report``: top sellers, return
 rates, pairs) on Patron's async engine, and beside it, alternating, hand-written SQL over
 ``order_line`` and ``shop_order`` for the same top ten by revenue, on a psycopg connection;
 one unrecorded round, then ``--repetitions`` measured ones. The top ten's revenues must be
-equal, or the run fails. Not a registered capability (no HTTP, no baseline server): a
-before/after check of the product rollups (docs/benchmarks.md, "Segments and dashboards").
+equal, or the run fails. A before/after check of the product rollups (docs/benchmarks.md,
+"Segments and dashboards"): run as a module on any database URL (also with an older tree's
+code), or as the ``products`` capability of ``python -m bench`` on a kept dataset
+(``--reuse-database``) or a dataset it loads (``bench scale``'s size options).
 
 With ``--recompute``, instead, what one order change costs the rollup job: ``rollups.recompute``
 of yesterday's busiest (day, channel, currency) key (sales, product and monthly product rows;
@@ -21,20 +24,26 @@ import argparse
 import asyncio
 import statistics
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 
+from bench.harness import Context, run_async, say
 from bench.load import BenchError
-from bench.segments import admin_principal
+from bench.report import Figure, Report, load_average, now_iso
+from bench.scale import Scale, add_scale_arguments, create, keep
+from bench.segments import Measured, admin_principal
 from patron.analytics import rollups
 from patron.analytics.period import ReportPeriod
 from patron.analytics.sales.reports import products_report
 from patron.db.engine import Database, libpq_url
 from patron.kit.time import utcnow
 
+NAME = "products"
+TITLE = "Products dashboard (30/90/365 days, every channel and one) beside hand-written SQL"
 DAYS = (30, 90, 365)
 TOP = 10
 # the report's main question over the raw tables: the top sellers by revenue
@@ -54,10 +63,10 @@ def _ms(seconds: list[float]) -> str:
     return f"{statistics.median(seconds) * 1000:,.0f} ms"
 
 
-async def measure(url: str, repetitions: int) -> list[str]:
-    """One line per period and channel: Patron's and the SQL's median, and every run."""
+async def measure(url: str, repetitions: int) -> list[tuple[Measured, Measured]]:
+    """Per period and channel, Patron's report and the SQL's runs (each printed as a line)."""
     database = Database(url, pool_size=1)
-    lines = []
+    results = []
     try:
         principal = await admin_principal(database)
         connection = await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True)
@@ -74,8 +83,8 @@ async def measure(url: str, repetitions: int) -> list[str]:
                 params = {"since": since, "until": since + timedelta(days=days), "top": TOP}
                 for channel_id, name in channels:
                     period = ReportPeriod(start, today, "day", name)
-                    mine: list[float] = []
-                    theirs: list[float] = []
+                    label = f"products, {days} days, channel {name or 'all'}"
+                    mine, theirs = Measured(label, []), Measured(f"SQL: {label}", [])
                     for round_ in range(repetitions + 1):
                         async with database.transaction() as db:
                             started = time.perf_counter()
@@ -96,20 +105,21 @@ async def measure(url: str, repetitions: int) -> list[str]:
                                 f"revenues {revenues} differ from the SQL's"
                             )
                         if round_:
-                            mine.append(took)
-                            theirs.append(took_sql)
-                    runs = " ".join(f"{s * 1000:,.0f}" for s in mine)
+                            mine.seconds.append(took)
+                            theirs.seconds.append(took_sql)
+                    runs = " ".join(f"{s * 1000:,.0f}" for s in mine.seconds)
                     pairs = "precomputed" if report.pairs_precomputed else "live"
-                    lines.append(
-                        f"products, {days} days, channel {name or 'all'}: Patron {_ms(mine)}"
-                        f" ({runs}; pairs {pairs}), hand-written SQL {_ms(theirs)}"
+                    print(
+                        f"{label}: Patron {_ms(mine.seconds)} ({runs}; pairs {pairs}),"
+                        f" hand-written SQL {_ms(theirs.seconds)}",
+                        flush=True,
                     )
-                    print(lines[-1], flush=True)
+                    results.append((mine, theirs))
         finally:
             await connection.close()
     finally:
         await database.dispose()
-    return lines
+    return results
 
 
 BUSIEST_KEY = """
@@ -142,6 +152,70 @@ async def measure_recompute(url: str, repetitions: int) -> str:
     line = f"recompute of one key ({key[0]}, busiest channel, {key[2]}): {_ms(seconds)} ({runs})"
     print(line, flush=True)
     return line
+
+
+# -- the capability --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductsOptions:
+    scale: Scale
+    keep: bool = False
+    reuse_database: str | None = None
+    repetitions: int = 3
+
+    @classmethod
+    def of(cls, context: Context) -> ProductsOptions:
+        given = vars(context.arguments) if context.arguments else {}
+        sizes = {name: given.get(name) for name in ("customers", "orders", "events", "products")}
+        return cls(
+            Scale(**{name: value for name, value in sizes.items() if value is not None}),
+            keep=bool(given.get("keep")),
+            reuse_database=given.get("reuse_database"),
+            repetitions=int(given.get("repetitions") or 3),
+        )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_scale_arguments(parser)
+    group = parser.add_argument_group("products options")
+    group.add_argument(
+        "--reuse-database", help="measure on a database kept by --keep instead of loading one"
+    )
+    group.add_argument("--repetitions", type=int, default=3, help="measured rounds (default 3)")
+
+
+def run(context: Context) -> Report:
+    options = ProductsOptions.of(context)
+    postgres = context.postgres
+    report = Report(
+        capability=NAME,
+        title=TITLE,
+        started_at=now_iso(),
+        environment={
+            **context.machine,
+            "load_average_before": load_average(),
+            "postgres": postgres.label,
+            "postgres_version": postgres.version(),
+            "pgbench_version": "",
+            "repetitions": options.repetitions,
+        },
+    )
+    database = options.reuse_database
+    if database is None:
+        loaded = create(postgres, options.scale)
+        database = loaded.database
+        if options.keep:
+            keep(postgres, loaded)
+    report.environment["database"] = database
+    say(f"Products dashboard on {database} ({options.repetitions} repetitions each)…")
+    figures: list[Figure] = []
+    for mine, theirs in run_async(measure(postgres.sqlalchemy_url(database), options.repetitions)):
+        baseline = theirs.figure()
+        figures += [mine.figure().relative_to(baseline), baseline]
+    report.figures = figures
+    report.environment["load_average_after"] = load_average()
+    return report
 
 
 def main(arguments: list[str] | None = None) -> None:
