@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import uvloop
 
+from bench.report import Report, load_average, now_iso
 from bench.servers import PostgresServer
 
 T = TypeVar("T")
@@ -46,3 +47,22 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 def say(message: str) -> None:
     """Progress goes to stderr; stdout carries only the table."""
     print(message, file=sys.stderr, flush=True)
+
+
+def start_report(context: Context, capability: str, title: str, **extra: Any) -> Report:
+    """A capability's report before its figures: the machine, the load average, the
+    PostgreSQL server, and ``extra``."""
+    postgres = context.postgres
+    return Report(
+        capability=capability,
+        title=title,
+        started_at=now_iso(),
+        environment={
+            **context.machine,
+            "load_average_before": load_average(),
+            "postgres": postgres.label,
+            "postgres_version": postgres.version(),
+            "pgbench_version": "",
+            **extra,
+        },
+    )

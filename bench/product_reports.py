@@ -31,9 +31,9 @@ from typing import Any
 
 import psycopg
 
-from bench.harness import Context, run_async, say
+from bench.harness import Context, run_async, say, start_report
 from bench.load import BenchError
-from bench.report import Figure, Report, load_average, now_iso
+from bench.report import Figure, Report, load_average
 from bench.scale import Scale, add_scale_arguments, create, keep
 from bench.segments import Measured, admin_principal
 from patron.analytics import rollups
@@ -188,19 +188,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(context: Context) -> Report:
     options = ProductsOptions.of(context)
     postgres = context.postgres
-    report = Report(
-        capability=NAME,
-        title=TITLE,
-        started_at=now_iso(),
-        environment={
-            **context.machine,
-            "load_average_before": load_average(),
-            "postgres": postgres.label,
-            "postgres_version": postgres.version(),
-            "pgbench_version": "",
-            "repetitions": options.repetitions,
-        },
-    )
+    report = start_report(context, NAME, TITLE, repetitions=options.repetitions)
     database = options.reuse_database
     if database is None:
         loaded = create(postgres, options.scale)
