@@ -15,7 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench import customers, dataset, events, imports, ingest, platform, scale, segments
+from bench import (
+    customers,
+    dataset,
+    events,
+    imports,
+    ingest,
+    platform,
+    product_reports,
+    scale,
+    segments,
+)
 from bench.harness import Context, Options, say
 from bench.load import BenchError
 from bench.report import RESULTS_DIR, Report, format_table, machine, write_json
@@ -38,6 +48,7 @@ CAPABILITIES: dict[str, Capability] = {
     ingest.NAME: ingest,
     scale.NAME: scale,
     segments.NAME: segments,
+    product_reports.NAME: product_reports,
 }
 
 

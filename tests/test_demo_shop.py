@@ -166,6 +166,26 @@ async def test_metrics_and_stages_are_what_a_recomputation_gives(
     assert any(row[3] >= Decimal(settings.vip_spent_threshold) for row in before)
 
 
+async def test_the_product_rollup_is_filled_by_day_and_by_month(
+    db: AsyncSession, shop: dict[str, int]
+) -> None:
+    keys = "month, channel_id, currency, item_key"
+    by_day = await rows(
+        db,
+        f"""SELECT CAST(date_trunc('month', CAST(day AS timestamp)) AS date) AS month,
+                  channel_id, currency, item_key, sum(orders_count), sum(units), sum(revenue),
+                  sum(returned_units)
+           FROM product_sales_daily GROUP BY {keys} ORDER BY {keys}""",
+    )
+    by_month = await rows(
+        db,
+        f"""SELECT {keys}, orders_count, units, revenue, returned_units
+           FROM product_sales_monthly ORDER BY {keys}""",
+    )
+    assert len(by_month) > 1
+    assert by_month == by_day
+
+
 async def test_contact_data_is_valid_and_emails_are_unique(
     db: AsyncSession, shop: dict[str, int]
 ) -> None:

@@ -1,6 +1,8 @@
-"""The products report from its rollups: the product rollup kept equal to the order lines
-through every change, the same figures from the rollup and from the lines, the precomputed
-pairs and their window, and a rep who sees only their own customers' products."""
+"""The products report from its rollups: the product rollup (daily and monthly) kept equal to
+the order lines through every change, the same figures from the rollup and from the lines for
+any period (whole months, partial ones, month boundaries) and channel, the precomputed pairs
+and their window, a rep who sees only their own customers' products, and a database upgraded
+with orders that reads the lines until its rollup is first filled."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 import httpx2
 from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,8 +25,9 @@ from patron.analytics.sales import reports, repository
 from patron.analytics.sales.repository import Window
 from patron.analytics.sales.tasks import rollup_nightly
 from patron.config import Settings
+from patron.db.migrate import downgrade, upgrade
 from patron.kit.time import utcnow
-from patron.models import Order, OrderLine, ProductSalesDaily
+from patron.models import Order, OrderLine, ProductSalesDaily, ProductSalesMonthly
 from patron.orders.service import LineRequest
 from patron.worker.app import set_runtime
 from tests.conftest import (
@@ -52,18 +56,34 @@ from tests.test_reports_sales import (
 Rows = dict[tuple[date, uuid.UUID | None, str, str], tuple[Any, ...]]
 
 
+def _figures(row: Any) -> tuple[Any, ...]:
+    return (row.product_id, row.orders_count, row.units, row.revenue, row.returned_units)
+
+
 async def product_rollup(db: AsyncSession) -> Rows:
     rows = await db.scalars(select(ProductSalesDaily).execution_options(populate_existing=True))
+    return {(r.day, r.channel_id, r.currency, r.item_key): _figures(r) for r in rows}
+
+
+async def product_monthly(db: AsyncSession) -> Rows:
+    found = select(ProductSalesMonthly).execution_options(populate_existing=True)
     return {
-        (r.day, r.channel_id, r.currency, r.item_key): (
-            r.product_id,
-            r.orders_count,
-            r.units,
-            r.revenue,
-            r.returned_units,
-        )
-        for r in rows
+        (r.month, r.channel_id, r.currency, r.item_key): _figures(r)
+        for r in await db.scalars(found)
     }
+
+
+def by_month(daily: Rows) -> Rows:
+    """Daily rows added up per month (keyed by the month's first day)."""
+    sums: dict[tuple[date, uuid.UUID | None, str, str], list[Any]] = defaultdict(
+        lambda: [None, 0, 0, Decimal(0), 0]
+    )
+    for (day, channel_id, currency, item), values in daily.items():
+        row = sums[(day.replace(day=1), channel_id, currency, item)]
+        row[0] = values[0]
+        for index in range(1, 5):
+            row[index] += values[index]
+    return {key: tuple(row) for key, row in sums.items()}
 
 
 async def product_recomputed(db: AsyncSession) -> Rows:
@@ -100,10 +120,29 @@ async def product_recomputed(db: AsyncSession) -> Rows:
     return {key: (r[0], len(r[1]), r[2], r[3], r[4]) for key, r in sums.items()}
 
 
+# periods as (days ago of the first day, days ago of the last day), in any order; the
+# changes place orders up to 40 days ago, so these cross one to three month boundaries
+periods = st.lists(st.tuples(st.integers(0, 75), st.integers(0, 75)), min_size=1, max_size=3)
+
+
+def _month_windows() -> list[tuple[date, date]]:
+    """Periods around the last months: a whole month, one starting on a month's first day,
+    one ending on a month's last day, and a long one with partial months at both ends."""
+    this_month = TODAY.replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    before = (last_month - timedelta(days=1)).replace(day=1)
+    return [
+        (last_month, this_month - timedelta(days=1)),
+        (last_month, TODAY),
+        (before + timedelta(days=3), this_month - timedelta(days=1)),
+        (before + timedelta(days=9), TODAY - timedelta(days=1)),
+    ]
+
+
 @rollup_examples(20)
-@given(steps=changes)
+@given(steps=changes, spans=periods)
 async def test_the_product_rollup_always_equals_a_recomputation_from_the_lines(
-    steps: list[Change], db: AsyncSession, settings: Settings
+    steps: list[Change], spans: list[tuple[int, int]], db: AsyncSession, settings: Settings
 ) -> None:
     savepoint = await db.begin_nested()
     try:
@@ -111,21 +150,46 @@ async def test_the_product_rollup_always_equals_a_recomputation_from_the_lines(
         expected = await product_recomputed(db)
         await rolled_up(db)
         assert await product_rollup(db) == expected
+        assert await product_monthly(db) == by_month(expected)
         await rollups.rebuild(db, first=TODAY - timedelta(days=60), last=TODAY)
         assert await product_rollup(db) == expected
-        # and every report window reads the same figures from the rollup as from the lines
-        for days, channel_id in ((7, None), (41, None), (41, await _any_channel(db))):
-            window = _last(days, channel_id)
-            for sort in ("revenue", "units"):
-                rolled = await _tables(db, window, sort, rolled=True)
-                assert rolled == await _tables(db, window, sort, rolled=False)
+        assert await product_monthly(db) == by_month(expected)
+        # and every report period reads the same figures from the rollup (its whole months
+        # from the monthly rows) as from the lines, for every channel and for each one
+        drawn = [
+            (TODAY - timedelta(days=max(a, b)), TODAY - timedelta(days=min(a, b))) for a, b in spans
+        ]
+        channel_ids = [None, *await db.scalars(text("SELECT id FROM channel"))]
+        for first, last in [*drawn, *_month_windows()]:
+            for channel_id in channel_ids:
+                window = Window(*_bounds(first, last), channel_id)
+                for sort in ("revenue", "units"):
+                    rolled = await _tables(db, window, sort, rolled=True)
+                    assert rolled == await _tables(db, window, sort, rolled=False)
     finally:
         await savepoint.rollback()
 
 
-async def _any_channel(db: AsyncSession) -> uuid.UUID | None:
-    found = await db.scalar(text("SELECT id FROM channel ORDER BY name LIMIT 1"))
-    return found if isinstance(found, uuid.UUID) else None
+@given(first_ago=st.integers(0, 800), days=st.integers(1, 800))
+def test_a_period_splits_into_days_whole_months_and_days(first_ago: int, days: int) -> None:
+    first = TODAY - timedelta(days=first_ago)
+    last = first + timedelta(days=days - 1)
+    split = product_rollups.split_by_months(first, last)
+
+    def each(start: date, end: date) -> list[date]:
+        return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+    head, tail = each(*split.head), each(*split.tail)
+    months = each(*split.months)
+    assert head + months + tail == each(first, last)  # every day once, in order
+    if months:
+        assert len(head) < 31
+        assert len(tail) < 31
+        assert split.months[0].day == 1
+        assert (split.months[1] + timedelta(days=1)).day == 1
+    else:
+        assert not tail
+        assert head == each(first, last)
 
 
 def _last(days: int, channel_id: uuid.UUID | None = None) -> Window:
@@ -166,8 +230,8 @@ async def test_the_rollup_and_the_lines_agree_on_the_shop_for_every_filter(
     assert [(row.title, row.orders) for row in previous_week] == [("Linen Shirt", 1)]
 
 
-def _bounds(day: date) -> tuple[Any, Any]:
-    period = ReportPeriod(day, day)
+def _bounds(day: date, last: date | None = None) -> tuple[Any, Any]:
+    period = ReportPeriod(day, last or day)
     return period.since, period.until
 
 
@@ -294,22 +358,85 @@ async def test_a_rep_with_own_scope_sees_only_their_customers_products(
     assert {r["title"]: r["orders"] for r in full["top"]}["Stoneware Mug"] == 3
 
 
-async def test_the_nightly_job_fills_an_empty_product_rollup_and_counts_the_pairs(
+def _migrate(url: str, *, down_to: str) -> None:
+    """Downgrade to ``down_to``, then upgrade to the head again (as an upgrade from there)."""
+    downgrade(url, down_to)
+    upgrade(url)
+
+
+async def _report(db: AsyncSession, first: date, **options: Any) -> tuple[Any, ...]:
+    """The products report's tables from ``first`` to today."""
+    period = ReportPeriod(first, TODAY, **options)
+    report = await reports.products_report(db, period, principal=None, currency="USD")
+    return report.top, report.returns, report.pairs
+
+
+async def test_an_upgraded_database_reads_the_lines_until_the_nightly_job_fills_its_rollup(
     isolated_database: IsolatedDatabase, tmp_path: Path
 ) -> None:
-    """A database upgraded with orders in it: migration 0020 leaves the tables empty."""
+    """Orders from before migration 0020: the upgrade leaves the product rollup empty, and
+    migration 0025 records that it waits for its first fill."""
     settings = make_settings(isolated_database.url, tmp_path)
     set_runtime(settings, isolated_database.database)
+    long_ago = TODAY - timedelta(days=400)  # the year's whole months come from the monthly rows
     async with isolated_database.database.transaction() as db:
-        await build_shop(db, settings)
+        shop = await build_shop(db, settings)
+        await rolled_up(db)
         expected = await product_recomputed(db)
+        before = await _report(db, long_ago)
+        in_stall = await _report(db, TODAY - timedelta(days=6), channel="Market stall")
+        assert before[0]
         await db.execute(text("DELETE FROM product_sales_daily"))
+    await isolated_database.database.dispose()
+    _migrate(isolated_database.url, down_to="0024")
+
+    async with isolated_database.database.transaction() as db:
+        assert await product_monthly(db) == {}
+        assert not await product_rollups.filled(db)
         assert await product_rollups.unfilled_since(db) == TODAY - timedelta(days=8)
+        # the same tables as before, from the order lines
+        assert await _report(db, long_ago) == before
+        assert await _report(db, TODAY - timedelta(days=6), channel="Market stall") == in_stall
+        # an order meanwhile: its day is rolled up, the rest of the rollup still missing
+        await sell(
+            db,
+            settings,
+            await make_customer(db),
+            [LineRequest(1, variant_id=shop.catalog.mug.id)],
+            when=at(TODAY),
+            channel=shop.stall,
+        )
+        await rolled_up(db)
+        expected = await product_recomputed(db)
+        assert await product_rollup(db) != expected
+        assert not await product_rollups.filled(db)
+        now = await _report(db, long_ago)
+        assert {row.title: row.orders for row in now[0]}["Stoneware Mug"] == 3
 
     await rollup_nightly(timestamp=int(utcnow().timestamp()))
     async with isolated_database.database.transaction() as db:
         assert await product_rollup(db) == expected
+        assert await product_monthly(db) == by_month(expected)
+        assert await product_rollups.filled(db)
         assert await product_rollups.unfilled_since(db) is None
+        assert await _report(db, long_ago) == now  # now from the rollup
         assert await repository.pairs_window(db) is not None
         kept = await repository.kept_pairs(db, channel_id=None, limit=10)
         assert [pair.orders for pair in kept] == [1]
+
+
+async def test_an_upgrade_with_a_filled_rollup_or_no_orders_has_nothing_to_wait_for(
+    isolated_database: IsolatedDatabase, tmp_path: Path
+) -> None:
+    _migrate(isolated_database.url, down_to="0024")  # no orders yet
+    async with isolated_database.database.transaction() as db:
+        assert await product_rollups.filled(db)
+        await build_shop(db, make_settings(isolated_database.url, tmp_path))
+        await rolled_up(db)
+        expected = await product_recomputed(db)
+        await db.execute(text("DELETE FROM product_sales_monthly"))
+    await isolated_database.database.dispose()
+    _migrate(isolated_database.url, down_to="0024")  # the rollup kept since the first order
+    async with isolated_database.database.transaction() as db:
+        assert await product_rollups.filled(db)
+        assert await product_monthly(db) == by_month(expected)  # filled by the migration

@@ -19,7 +19,6 @@ currency, converted with each order's exchange rate.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import date, timedelta
@@ -28,17 +27,18 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from patron.analytics import customer_rollups
+from patron.analytics import customer_rollups, product_rollups
+from patron.analytics.day_keys import DAY_END as _DAY_END
+from patron.analytics.day_keys import DAY_START as _DAY_START
+from patron.analytics.day_keys import GIVEN_KEYS as _GIVEN_KEYS
+from patron.analytics.day_keys import LOCK as _LOCK
+from patron.analytics.day_keys import ORDERS_OF_KEY, Key, advisory_lock_id, in_days
+from patron.analytics.day_keys import SAME_KEY as _SAME_KEY
+from patron.analytics.day_keys import UTC_DAY as _UTC_DAY
+from patron.analytics.day_keys import given as _given
 from patron.db.engine import Database
 from patron.worker.app import drain_in_batches, job_app, runtime
 from patron.worker.enqueue import enqueue_once
-
-Key = tuple[date, uuid.UUID | None, str]
-
-# "o" is an order of the key's day, channel and currency window (constant SQL, no input)
-_DAY_START = "CAST(k.day AS timestamp) AT TIME ZONE 'UTC'"
-_DAY_END = "CAST(k.day + 1 AS timestamp) AT TIME ZONE 'UTC'"
-_SAME_KEY = "o.channel_id IS NOT DISTINCT FROM k.channel_id AND o.currency = k.currency"
 
 
 def _upsert(keys: str) -> TextClause:
@@ -63,8 +63,7 @@ def _upsert(keys: str) -> TextClause:
                    coalesce(round(sum(o.total * o.exchange_rate), 2), 0) AS gross_revenue,
                    coalesce(sum(o.items_count), 0) AS units
             FROM shop_order o
-            WHERE o.placed_at >= {_DAY_START} AND o.placed_at < {_DAY_END}
-              AND {_SAME_KEY} AND o.cancelled_at IS NULL
+            WHERE {ORDERS_OF_KEY}
         ) sold
         CROSS JOIN LATERAL (
             SELECT coalesce(round(sum(r.amount * o.exchange_rate), 2), 0) AS refunds
@@ -99,8 +98,6 @@ def _upsert(keys: str) -> TextClause:
     )
 
 
-_UTC_DAY = "CAST({} AT TIME ZONE 'UTC' AS date)"
-
 # every key an order's figures land on: its day, and the days of its refunds and returns
 _KEYS_OF_ORDERS_SQL = f"""
     SELECT DISTINCT d.day, o.channel_id, o.currency
@@ -114,11 +111,6 @@ _KEYS_OF_ORDERS_SQL = f"""
     WHERE o.id = ANY(:ids)
 """  # noqa: S608
 _KEYS_OF_ORDERS = text(_KEYS_OF_ORDERS_SQL)
-
-_GIVEN_KEYS = (
-    "SELECT * FROM unnest(CAST(:days AS date[]), CAST(:channels AS uuid[]),"
-    " CAST(:currencies AS text[])) AS given(day, channel_id, currency)"
-)
 
 # one statement per order change: the orders' keys and the earlier ones, each once
 _QUEUE = text(
@@ -151,18 +143,15 @@ _KEYS_IN_RANGE = f"""
     SELECT day, channel_id, currency FROM sales_daily WHERE day BETWEEN :first AND :last
     UNION
     SELECT {_UTC_DAY.format("placed_at")}, channel_id, currency FROM shop_order
-    WHERE placed_at >= CAST(:first AS timestamp) AT TIME ZONE 'UTC'
-      AND placed_at < CAST(CAST(:last AS date) + 1 AS timestamp) AT TIME ZONE 'UTC'
+    WHERE {in_days("placed_at")}
     UNION
     SELECT {_UTC_DAY.format("r.processed_at")}, o.channel_id, o.currency
     FROM refund r JOIN shop_order o ON o.id = r.order_id
-    WHERE r.processed_at >= CAST(:first AS timestamp) AT TIME ZONE 'UTC'
-      AND r.processed_at < CAST(CAST(:last AS date) + 1 AS timestamp) AT TIME ZONE 'UTC'
+    WHERE {in_days("r.processed_at")}
     UNION
     SELECT {_UTC_DAY.format("rt.created_at")}, o.channel_id, o.currency
     FROM order_return rt JOIN shop_order o ON o.id = rt.order_id
-    WHERE rt.created_at >= CAST(:first AS timestamp) AT TIME ZONE 'UTC'
-      AND rt.created_at < CAST(CAST(:last AS date) + 1 AS timestamp) AT TIME ZONE 'UTC'
+    WHERE {in_days("rt.created_at")}
 """  # noqa: S608
 KEYS_IN_RANGE = text(_KEYS_IN_RANGE)
 
@@ -172,37 +161,22 @@ REBUILD_RANGE = _upsert(_KEYS_IN_RANGE)
 """Every row between ``:first`` and ``:last`` in one statement, without locks: for bulk
 loads that nothing else writes to meanwhile (the demo shop)."""
 
-_LOCK = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:locks AS bigint[])) k")
-
 
 def lock_id(key: Key) -> int:
     day, channel_id, currency = key
-    digest = hashlib.blake2b(
-        f"sales_daily|{day}|{channel_id or ''}|{currency}".encode(), digest_size=8
-    ).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return advisory_lock_id(f"sales_daily|{day}|{channel_id or ''}|{currency}")
 
 
 async def recompute(db: AsyncSession, keys: Collection[Key]) -> int:
-    """Lock these keys (in a fixed order) and recompute their rows from the orders."""
+    """Lock these keys (in a fixed order) and recompute their rows from the orders, then the
+    product rollup's rows of the same keys (and of their months)."""
     if not keys:
         return 0
     unique = sorted(set(keys), key=lock_id)
     await db.execute(_LOCK, {"locks": [lock_id(key) for key in unique]})
     await db.execute(_UPSERT_KEYS, _given(unique))
-    from patron.analytics import product_rollups  # it builds on this module's SQL
-
     await product_rollups.recompute(db, unique)
     return len(unique)
-
-
-def _given(keys: Sequence[Key]) -> dict[str, list[Any]]:
-    """The parameters of ``_GIVEN_KEYS`` for these keys."""
-    return {
-        "days": [key[0] for key in keys],
-        "channels": [key[1] for key in keys],
-        "currencies": [key[2] for key in keys],
-    }
 
 
 def _keys(rows: Sequence[Any]) -> list[Key]:

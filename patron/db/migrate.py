@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -27,15 +28,24 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def _migrate(url: str, step: Callable[[Config, str], None], revision: str) -> None:
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.begin() as connection:
             config = alembic_config(url)
             config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+            step(config, revision)
     finally:
         engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    _migrate(url, command.upgrade, revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Undo the migrations after ``revision`` (tests of an upgrade from an older schema)."""
+    _migrate(url, command.downgrade, revision)
 
 
 def head_revision() -> str | None:

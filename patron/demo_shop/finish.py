@@ -1,8 +1,8 @@
 """After the rows are in: customer metrics in one set-based statement, the automatic
 lifecycle stage where time moved on since generation, the RFM scores, the customer and cohort
-rollups, the daily sales and product rollups, the products bought together, and the number
-sequences moved past the demo's numbers. Shared by the ORM loader (demo) and the COPY loader
-(benchmark)."""
+rollups, the daily sales and product rollups (the product rows also per month), the products
+bought together, and the number sequences moved past the demo's numbers. Shared by the ORM
+loader (demo) and the COPY loader (benchmark)."""
 
 from __future__ import annotations
 
@@ -49,11 +49,12 @@ def statements(params: ShopParams, now: datetime) -> list[tuple[TextClause, dict
         *((statement, {}) for statement in customer_rollups.RECOMPUTE_ALL),
         (REBUILD_RANGE, every_day),
         (product_rollups.FILL_RANGE, every_day),
+        (product_rollups.FILL_MONTHS, every_day),
         (product_rollups.INSERT_PAIRS, product_rollups.pair_parameters(now.date())),
     ]
 
 
-ROLLUPS = 3
+ROLLUPS = 4
 
 
 def sequence_targets(*, next_order: int, next_return: int) -> dict[str, int]:

@@ -73,7 +73,22 @@ class SalesDaily(DailyKey, Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-class ProductSalesDaily(DailyKey, Base):
+class ProductSales:
+    """One product's sales (a day's or a month's) in one channel and order currency."""
+
+    # the product's id as text, or "title:" and the line's title for a custom item
+    item_key: Mapped[str] = mapped_column(Text)
+    # no foreign key: a deleted product's rows stay until `patron reports rebuild` regroups them
+    product_id: Mapped[uuid.UUID | None]
+    title: Mapped[str] = mapped_column(Text)  # the smallest line title (the product may go)
+    orders_count: Mapped[int] = mapped_column(Integer)
+    units: Mapped[int] = mapped_column(Integer)
+    # unrounded: the report rounds the period's sum, as the query over the lines does
+    revenue: Mapped[Decimal] = mapped_column(Numeric)
+    returned_units: Mapped[int] = mapped_column(Integer)
+
+
+class ProductSalesDaily(DailyKey, ProductSales, Base):
     """One UTC day of one product's sales in one channel and order currency: the order lines
     of the uncancelled orders placed that day, and how many of their units came back. Lines
     without a product are keyed by their title. Always recomputed, never incremented."""
@@ -92,16 +107,45 @@ class ProductSalesDaily(DailyKey, Base):
         ),
     )
 
-    # the product's id as text, or "title:" and the line's title for a custom item
-    item_key: Mapped[str] = mapped_column(Text)
-    # no foreign key: a deleted product's rows stay until `patron reports rebuild` regroups them
-    product_id: Mapped[uuid.UUID | None]
-    title: Mapped[str] = mapped_column(Text)  # the smallest line title (the product may go)
-    orders_count: Mapped[int] = mapped_column(Integer)
-    units: Mapped[int] = mapped_column(Integer)
-    # unrounded: the report rounds the period's sum, as the query over the lines does
-    revenue: Mapped[Decimal] = mapped_column(Numeric)
-    returned_units: Mapped[int] = mapped_column(Integer)
+
+class ProductSalesMonthly(ProductSales, Base):
+    """The sum of a UTC month's ``product_sales_daily`` rows of one product, channel and
+    currency (``month`` is the month's first day): a report over a long period reads its
+    whole months here and only its first and last days from the daily rows. Recomputed from
+    the daily rows whenever one of the month's days is (``product_rollups.recompute``)."""
+
+    __tablename__ = "product_sales_monthly"
+    __table_args__ = (
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        CheckConstraint("EXTRACT(day FROM month) = 1", name="first_day"),
+        Index(
+            "uq_product_sales_monthly_key",
+            "month",
+            "channel_id",
+            "currency",
+            "item_key",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
+    month: Mapped[date] = mapped_column(Date)
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE"), index=True
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class RollupState(Base):
+    """A rollup that an upgrade created empty over existing orders: ``filled_at`` is NULL
+    until its first fill (the nightly job or ``patron reports rebuild``), and the reports
+    read the orders themselves meanwhile. No row: the rollup was kept from the start."""
+
+    __tablename__ = "rollup_state"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    filled_at: Mapped[datetime | None]
 
 
 class BoughtTogether(Base):

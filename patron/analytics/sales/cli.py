@@ -22,9 +22,10 @@ def rebuild(
         str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (default: today)")
     ] = None,
 ) -> None:
-    """Recompute the daily sales and product rollups from the orders, a month per
-    transaction, then the products bought together (the last year's) and the customer and
-    cohort rollups (all of them, in one transaction).
+    """Recompute the daily sales and product rollups (and the monthly product rows) from the
+    orders, a month per transaction, then the products bought together (the last year's) and
+    the customer and cohort rollups (all of them, in one transaction). From the first order
+    (no --from), it also records the product rollup as filled (an upgraded database).
 
     Safe while Patron runs: each day is locked while it is recomputed; order changes wait
     while the customer rollups are rebuilt.
@@ -51,6 +52,8 @@ def rebuild(
                 raise
             days = await rollups.rebuild_in_chunks(database, first=period.start, last=period.end)
             async with database.transaction() as db:
+                if start is None:  # from the first order: the product rollup is complete
+                    await product_rollups.mark_filled(db)
                 await product_rollups.refresh_pairs(db, today=today)
             async with database.transaction() as db:
                 return days, await customer_rollups.rebuild(db)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.analytics import product_rollups
 from patron.analytics.customers_repository import visible_customer_ids
 from patron.analytics.period import InvalidPeriod, ReportPeriod, ReportTimeout
 from patron.analytics.product_rollups import MAX_BASKET_PRODUCTS
@@ -236,12 +237,13 @@ async def products_report(
     rollup, and the pairs of the period's orders when it has at most ``live_pair_orders``
     (``LIVE_PAIR_ORDERS``),
     else the precomputed ones (``pairs_window`` says which days, as of when). A reader who
-    sees only some customers gets all three from those customers' order lines.
+    sees only some customers gets all three from those customers' order lines, and so does
+    everyone while the product rollup waits for its first fill (an upgraded database).
     """
     channel = await channel_of(db, period)
     customers = await customers_of(db, principal)
     window = Window(period.since, period.until, channel.id if channel else None, customers)
-    rolled = customers is None
+    rolled = customers is None and await product_rollups.filled(db)
     limited: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
     if timeout_seconds is not None:
         seconds = timeout_seconds

@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.analytics.product_rollups import split_by_months
 from patron.models import Channel, SalesDaily
 
 FIGURE_COLUMNS = (
@@ -153,16 +154,30 @@ _PAIRS = text(
 )
 
 
-# the product rollup's rows of the period's days (and channel), one per product, as "s"
-_ROLLED = """
+def _rolled_rows(table: str, column: str, part: str) -> str:
+    """The product rollup's rows of one part of the period (``product_rollups.MonthSplit``)
+    and of the channel."""
+    return f"""
+        SELECT item_key, product_id, title, units, revenue, orders_count, returned_units
+        FROM {table}
+        WHERE {column} >= :{part}_first AND {column} <= :{part}_last
+          AND (CAST(:channel AS uuid) IS NULL OR channel_id = CAST(:channel AS uuid))
+    """  # noqa: S608 (constant names, no input)
+
+
+# the product rollup's rows of the period (and channel), one per product, as "s": its whole
+# months from the monthly rows, the days before and after them from the daily rows
+_ROLLED = f"""
     SELECT min(CAST(s.product_id AS text)) AS product_id, min(s.title) AS title,
            sum(s.units) AS units, sum(s.revenue) AS revenue, sum(s.orders_count) AS orders,
            sum(s.returned_units) AS returned
-    FROM product_sales_daily s
-    WHERE s.day >= :first AND s.day <= :last
-      AND (CAST(:channel AS uuid) IS NULL OR s.channel_id = CAST(:channel AS uuid))
+    FROM (
+        {_rolled_rows("product_sales_daily", "day", "head")}
+        UNION ALL {_rolled_rows("product_sales_monthly", "month", "months")}
+        UNION ALL {_rolled_rows("product_sales_daily", "day", "tail")}
+    ) s
     GROUP BY s.item_key
-"""
+"""  # noqa: S608
 # the product's current title, else the line's (as the queries over the lines)
 _TITLE = "coalesce(p.title, s.title)"
 
@@ -259,12 +274,9 @@ class Window:
 
     @property
     def days(self) -> dict[str, object]:
-        """The rollup's days of the period (its bounds are UTC midnights)."""
-        return {
-            "first": self.since.date(),
-            "last": (self.until - timedelta(days=1)).date(),
-            "channel": self.channel_id,
-        }
+        """The rollup's days and months of the period (its bounds are UTC midnights)."""
+        split = split_by_months(self.since.date(), (self.until - timedelta(days=1)).date())
+        return {**split.parameters(), "channel": self.channel_id}
 
     @property
     def lines(self) -> dict[str, object]:
