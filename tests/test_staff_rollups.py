@@ -89,9 +89,7 @@ async def test_the_daily_counts_follow_every_timeline_write(
     )  # a change the counts do not see
     await assert_exact(db)
     await db.execute(  # a batch moved to another customer (a merge)
-        update(TimelineEntry)
-        .where(TimelineEntry.customer_id == bob.id)
-        .values(customer_id=ann.id)
+        update(TimelineEntry).where(TimelineEntry.customer_id == bob.id).values(customer_id=ann.id)
     )
     await assert_exact(db)
     await db.delete(first)
@@ -203,7 +201,10 @@ async def test_the_staff_report_from_rollups_equals_the_raw_report_after_random_
 
         first = DAY_ZERO + timedelta(days=start)
         period = ReportPeriod(
-            first, first + timedelta(days=days - 1), "day", shop.channels["web"].name if channel else None
+            first,
+            first + timedelta(days=days - 1),
+            "day",
+            shop.channels["web"].name if channel else None,
         )
         for persona in staff:
             reader = await principal_for(db, persona.user)
@@ -212,3 +213,30 @@ async def test_the_staff_report_from_rollups_equals_the_raw_report_after_random_
             assert rolled == raw
     finally:
         await savepoint.rollback()
+
+
+async def test_record_scoped_readers_see_only_their_own_or_their_teams_rows_from_the_rollups(
+    db: AsyncSession, settings: Settings, staff: list[Persona]
+) -> None:
+    manager, rep, outsider, admin = staff
+    shop = Shop(db, settings)
+    for persona, name in [(rep, "Mine"), (outsider, "Theirs"), (manager, "Bosses")]:
+        await shop.customer(name, owner=persona)
+        await shop.order(name, "2025-03-03", "10.00")
+        db.add(entry(shop.customers[name], persona, "note", 427))  # 2025-03-03
+    await shop.refresh()
+    period = ReportPeriod(date(2025, 3, 1), date(2025, 3, 31))
+
+    async def rows(persona: Persona) -> dict[str, dict[str, Any]]:
+        report = await staff_report(
+            db, await principal_for(db, persona.user), period, currency="USD"
+        )
+        return {row.email: row.figures for row in report.rows}
+
+    mine = await rows(rep)
+    assert list(mine) == [rep.email]  # never the outsider's or the manager's figures
+    assert (mine[rep.email]["notes"], mine[rep.email]["orders"]) == (1, 1)
+    team = await rows(manager)
+    assert set(team) == {manager.email, rep.email}
+    assert outsider.email not in team
+    assert set(await rows(admin)) >= {manager.email, rep.email, outsider.email}

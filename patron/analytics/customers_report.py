@@ -234,10 +234,7 @@ async def staff_report(
     scope = OrderScope(principal, await repository.find_channel(db, period.channel), rollups)
     members = await staff_repository.staff_members(db, principal)
     ids = [member.id for member in members]
-    values = {
-        measure.key: await staff_repository.measure_values(db, measure, scope, period, ids)
-        for measure in staff_repository.STAFF_MEASURES
-    }
+    values = await staff_repository.measure_values(db, scope, period, ids)
     rows = []
     for member in members:
         figures: dict[str, int | Decimal] = {
