@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given
+from hypothesis import HealthCheck, Phase, example, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 from sqlalchemy import delete, text, update
@@ -23,7 +23,7 @@ from patron.kit.ids import new_id
 from patron.models import Customer, Order, TimelineEntry
 from patron.users import service as users
 from tests.conftest import MakeUser, Persona, principal_for
-from tests.test_customer_rollups import DAY_ZERO, PEOPLE, apply, change_strategy, order_strategy
+from tests.test_customer_rollups import DAY_ZERO, PEOPLE, apply, change_strategy
 from tests.test_reports_customers import Shop, at
 
 # the timeline recounted, minus the rollup (and the other way round): both empty when exact
@@ -101,17 +101,25 @@ async def test_the_daily_counts_follow_every_timeline_write(
 
 # -- the report from the rollups equals the report from the raw rows ---------------------------
 
+# days within about two months, so that periods' edges often fall next to orders and entries
+DAYS = st.integers(0, 60)
 entry_strategy = st.tuples(
     st.integers(0, PEOPLE - 1),  # about whom
     st.integers(0, 3),  # by whom
     st.sampled_from(KINDS),
     st.sampled_from(ACTORS),
-    st.integers(0, 500),  # day
+    DAYS,
+)
+order_strategy = st.tuples(
+    st.integers(0, PEOPLE - 1),  # whose
+    DAYS,
+    st.sampled_from(["web", "pos"]),
+    st.sampled_from(["10.00", "25.50", "99.99"]),
 )
 staff_change_strategy = st.one_of(
     change_strategy,
     st.tuples(st.just("entry"), entry_strategy),
-    st.tuples(st.just("retime"), st.integers(0, 99), st.integers(0, 500)),
+    st.tuples(st.just("retime"), st.integers(0, 99), DAYS),
     st.tuples(st.just("unlog"), st.integers(0, 99)),
     st.tuples(st.just("owner"), st.integers(0, PEOPLE - 1), st.integers(-1, 3)),
     st.tuples(st.just("merged"), st.integers(0, PEOPLE - 1)),
@@ -164,20 +172,30 @@ async def change_staff_work(
 
 
 @examples(
-    max_examples=25,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
 @given(
-    first_orders=st.lists(order_strategy, max_size=8),
+    first_orders=st.lists(order_strategy, min_size=2, max_size=12),
+    first_entries=st.lists(entry_strategy, min_size=2, max_size=12),
     changes=st.lists(staff_change_strategy, max_size=12),
-    start=st.integers(0, 500),
-    days=st.integers(1, 200),
+    start=DAYS,
+    days=st.integers(1, 40),
     channel=st.sampled_from([None, "web"]),
+)
+@example(  # an order and an entry on each side of both edges of the period (days 10 to 20)
+    first_orders=[(p, d, "web", "10.00") for p, d in [(0, 9), (1, 10), (2, 20), (3, 21)]],
+    first_entries=[(0, w, "note", "user", d) for w, d in [(0, 9), (1, 10), (2, 20), (3, 21)]],
+    changes=[],
+    start=10,
+    days=11,
+    channel=None,
 )
 async def test_the_staff_report_from_rollups_equals_the_raw_report_after_random_changes(
     first_orders: list[tuple[int, int, str, str]],
+    first_entries: list[tuple[int, int, str, str, int]],
     changes: list[tuple[Any, ...]],
     start: int,
     days: int,
@@ -195,7 +213,9 @@ async def test_the_staff_report_from_rollups_equals_the_raw_report_after_random_
             await shop.customer(f"P{number}", owner=staff[number % len(staff)])
         orders: list[Order] = []
         entries: list[TimelineEntry] = []
-        for change in [("add", order) for order in first_orders] + changes:
+        written = [("add", order) for order in first_orders]
+        written += [("entry", made) for made in first_entries]
+        for change in written + changes:
             await change_staff_work(shop, staff, orders, entries, change)
         await assert_exact(db)
 
