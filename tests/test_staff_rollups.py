@@ -213,7 +213,7 @@ async def test_the_staff_report_from_rollups_equals_the_raw_report_after_random_
             await shop.customer(f"P{number}", owner=staff[number % len(staff)])
         orders: list[Order] = []
         entries: list[TimelineEntry] = []
-        written = [("add", order) for order in first_orders]
+        written: list[tuple[Any, ...]] = [("add", order) for order in first_orders]
         written += [("entry", made) for made in first_entries]
         for change in written + changes:
             await change_staff_work(shop, staff, orders, entries, change)
