@@ -222,15 +222,19 @@ def cohorts_csv_rows(report: CohortsReport) -> Iterator[list[Any]]:
 
 
 async def staff_report(
-    db: AsyncSession, principal: Principal, period: ReportPeriod, *, currency: str
+    db: AsyncSession,
+    principal: Principal,
+    period: ReportPeriod,
+    *,
+    currency: str,
+    rollups: bool = True,
 ) -> StaffReport:
-    scope = await _scope(db, principal, period)
+    """One row per staff member the reader may report on. ``rollups=False`` reads the
+    timeline and the orders instead of their rollups (the tests compare the two)."""
+    scope = OrderScope(principal, await repository.find_channel(db, period.channel), rollups)
     members = await staff_repository.staff_members(db, principal)
     ids = [member.id for member in members]
-    values = {
-        measure.key: await staff_repository.measure_values(db, measure, scope, period, ids)
-        for measure in staff_repository.STAFF_MEASURES
-    }
+    values = await staff_repository.measure_values(db, scope, period, ids)
     rows = []
     for member in members:
         figures: dict[str, int | Decimal] = {

@@ -79,7 +79,12 @@ from patron.models.staff import (
     StaffUser,
     Team,
 )
-from patron.models.timeline import Attachment, StaffNotification, TimelineEntry
+from patron.models.timeline import (
+    Attachment,
+    StaffActivityDaily,
+    StaffNotification,
+    TimelineEntry,
+)
 from patron.models.webhooks import OutboundAttempt, OutboundDelivery, WebhookSubscription
 
 __all__ = [
@@ -141,6 +146,7 @@ __all__ = [
     "SegmentSize",
     "Shipment",
     "ShipmentEvent",
+    "StaffActivityDaily",
     "StaffNotification",
     "StaffSession",
     "StaffUser",

@@ -122,6 +122,15 @@ class Customer(IdMixin, TimestampMixin, Base):
         Index("ix_customer_lifecycle", "lifecycle_stage"),
         Index("ix_customer_country", "country"),
         Index("ix_customer_owner", "owner_id"),
+        # the staff report: customers owned and their orders by index-only scans (0024)
+        Index("ix_customer_owned", "owner_id", "id", postgresql_include=["merged_into_id"]),
+        # the customers report: signups of a period by index-only scan (0024)
+        Index(
+            "ix_customer_created_live",
+            "created_at",
+            postgresql_include=["owner_id"],
+            postgresql_where=text("merged_into_id IS NULL"),
+        ),
         Index("ix_customer_merged_into", "merged_into_id"),
     )
 

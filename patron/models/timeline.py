@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -134,3 +146,26 @@ class StaffNotification(IdMixin, Base):
     link: Mapped[str] = mapped_column(String(500), server_default="")
     read_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# timeline entries written by a person or by their API key: the staff report's work
+STAFF_ACTORS = ("user", "api_key")
+
+
+class StaffActivityDaily(Base):
+    """How many timeline entries of one kind a staff actor (``actor_type`` in
+    :data:`STAFF_ACTORS`) wrote on one UTC day: the staff report's notes, calls, meetings and
+    logged emails read these instead of the timeline. Kept current by statement triggers on
+    ``timeline_entry`` (migration 0024) in the transaction that adds, changes or deletes
+    entries; a row reaching zero is deleted."""
+
+    __tablename__ = "staff_activity_daily"
+    __table_args__ = (
+        # a person's counts of one kind over a period by index-only scan
+        PrimaryKeyConstraint("actor_id", "kind", "day", postgresql_include=["n"]),
+    )
+
+    actor_id: Mapped[uuid.UUID] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(20))
+    day: Mapped[date] = mapped_column(Date)
+    n: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,262 @@
+"""The staff report's rollups: the daily timeline counts stay equal to the timeline through
+every kind of write, and the report reads the same figures from the rollups and the order
+facts as from the timeline and the orders, for every reader's scope, period and channel,
+after random changes of entries, orders and owners."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, example, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
+from sqlalchemy import delete, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from patron.analytics.customers_report import staff_report
+from patron.analytics.period import ReportPeriod
+from patron.audit.service import SYSTEM
+from patron.config import Settings
+from patron.kit.ids import new_id
+from patron.models import Customer, Order, TimelineEntry
+from patron.users import service as users
+from tests.conftest import MakeUser, Persona, principal_for
+from tests.test_customer_rollups import DAY_ZERO, PEOPLE, apply, change_strategy
+from tests.test_reports_customers import Shop, at
+
+# the timeline recounted, minus the rollup (and the other way round): both empty when exact
+MISSING = text(
+    """
+    SELECT actor_id, kind, (occurred_at AT TIME ZONE 'UTC')::date, count(*)
+    FROM timeline_entry WHERE actor_type IN ('user', 'api_key') AND actor_id IS NOT NULL
+    GROUP BY 1, 2, 3
+    EXCEPT ALL
+    SELECT actor_id, kind, day, n FROM staff_activity_daily
+    """
+)
+EXTRA = text(
+    """
+    SELECT actor_id, kind, day, n FROM staff_activity_daily
+    EXCEPT ALL
+    SELECT actor_id, kind, (occurred_at AT TIME ZONE 'UTC')::date, count(*)
+    FROM timeline_entry WHERE actor_type IN ('user', 'api_key') AND actor_id IS NOT NULL
+    GROUP BY 1, 2, 3
+    """
+)
+KINDS = ["note", "call", "meeting", "email_logged", "order_placed"]
+ACTORS = ["user", "api_key", "system"]
+
+
+async def assert_exact(db: AsyncSession) -> None:
+    await db.flush()
+    assert (await db.execute(MISSING)).all() == []
+    assert (await db.execute(EXTRA)).all() == []
+
+
+def entry(customer: Customer, actor: Persona, kind: str, day: int, actor_type: str = "user") -> Any:
+    return TimelineEntry(
+        customer_id=customer.id,
+        kind=kind,
+        occurred_at=at((DAY_ZERO + timedelta(days=day)).isoformat(), "23:30"),
+        actor_type=actor_type,
+        actor_id=actor.user.id,
+        actor_label=actor.email,
+        summary=kind,
+    )
+
+
+async def test_the_daily_counts_follow_every_timeline_write(
+    db: AsyncSession, settings: Settings, make_user: MakeUser
+) -> None:
+    rep, other = await make_user("sales"), await make_user("sales")
+    shop = Shop(db, settings)
+    ann, bob = await shop.customer("Ann"), await shop.customer("Bob")
+    first = entry(ann, rep, "note", 1)
+    db.add_all([first, entry(ann, rep, "note", 1), entry(bob, rep, "call", 2, "api_key")])
+    db.add(entry(bob, rep, "order_placed", 3, "system"))  # not a staff member's work
+    await assert_exact(db)
+    rows = await db.execute(text("SELECT kind, day, n FROM staff_activity_daily ORDER BY 1"))
+    assert rows.all() == [("call", date(2024, 1, 3), 1), ("note", date(2024, 1, 2), 2)]
+
+    first.occurred_at = at("2024-01-05")  # re-timed
+    await assert_exact(db)
+    first.kind, first.actor_id = "meeting", other.user.id  # another kind, another person
+    await assert_exact(db)
+    await db.execute(
+        update(TimelineEntry).where(TimelineEntry.customer_id == ann.id).values(pinned=True)
+    )  # a change the counts do not see
+    await assert_exact(db)
+    await db.execute(  # a batch moved to another customer (a merge)
+        update(TimelineEntry).where(TimelineEntry.customer_id == bob.id).values(customer_id=ann.id)
+    )
+    await assert_exact(db)
+    await db.delete(first)
+    await assert_exact(db)
+    await db.execute(delete(Customer).where(Customer.id == ann.id))  # the cascade
+    await assert_exact(db)
+    assert (await db.execute(text("SELECT count(*) FROM staff_activity_daily"))).scalar() == 0
+
+
+# -- the report from the rollups equals the report from the raw rows ---------------------------
+
+# days within about two months, so that periods' edges often fall next to orders and entries
+DAYS = st.integers(0, 60)
+entry_strategy = st.tuples(
+    st.integers(0, PEOPLE - 1),  # about whom
+    st.integers(0, 3),  # by whom
+    st.sampled_from(KINDS),
+    st.sampled_from(ACTORS),
+    DAYS,
+)
+order_strategy = st.tuples(
+    st.integers(0, PEOPLE - 1),  # whose
+    DAYS,
+    st.sampled_from(["web", "pos"]),
+    st.sampled_from(["10.00", "25.50", "99.99"]),
+)
+staff_change_strategy = st.one_of(
+    change_strategy,
+    st.tuples(st.just("entry"), entry_strategy),
+    st.tuples(st.just("retime"), st.integers(0, 99), DAYS),
+    st.tuples(st.just("unlog"), st.integers(0, 99)),
+    st.tuples(st.just("owner"), st.integers(0, PEOPLE - 1), st.integers(-1, 3)),
+    st.tuples(st.just("merged"), st.integers(0, PEOPLE - 1)),
+)
+
+
+@pytest.fixture(name="staff")
+async def staff_fixture(db: AsyncSession, make_user: MakeUser) -> list[Persona]:
+    """A manager and a rep of one team, a rep outside it, an administrator."""
+    team = await users.create_team(db, actor=SYSTEM, name=f"Team {new_id().hex[:6]}")
+    return [
+        await make_user("manager", team_id=team.id),
+        await make_user("sales", team_id=team.id),
+        await make_user("sales"),
+        await make_user("admin"),
+    ]
+
+
+async def change_staff_work(
+    shop: Shop,
+    staff: list[Persona],
+    orders: list[Order],
+    entries: list[TimelineEntry],
+    change: tuple[Any, ...],
+) -> None:
+    db, kind = shop.db, change[0]
+    customers = list(shop.customers.values())
+    if kind == "entry":
+        whom, who, what, actor_type, day = change[1]
+        entries.append(entry(customers[whom], staff[who], what, day, actor_type))
+        db.add(entries[-1])
+    elif kind == "owner":
+        customer = customers[change[1]]
+        customer.owner_id = staff[change[2]].user.id if change[2] >= 0 else None
+    elif kind == "merged":
+        customer = customers[change[1]]
+        customer.merged_into_id = next(c.id for c in customers if c is not customer)
+    elif kind in ("retime", "unlog"):
+        if not entries:
+            return
+        chosen = entries[change[1] % len(entries)]
+        if kind == "retime":
+            chosen.occurred_at = at((DAY_ZERO + timedelta(days=change[2])).isoformat())
+        else:
+            entries.remove(chosen)
+            await db.delete(chosen)
+    else:
+        await apply(shop, orders, change)
+    await db.flush()
+
+
+@examples(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+@given(
+    first_orders=st.lists(order_strategy, min_size=2, max_size=12),
+    first_entries=st.lists(entry_strategy, min_size=2, max_size=12),
+    changes=st.lists(staff_change_strategy, max_size=12),
+    start=DAYS,
+    days=st.integers(1, 40),
+    channel=st.sampled_from([None, "web"]),
+)
+@example(  # an order and an entry on each side of both edges of the period (days 10 to 20)
+    first_orders=[(p, d, "web", "10.00") for p, d in [(0, 9), (1, 10), (2, 20), (3, 21)]],
+    first_entries=[(0, w, "note", "user", d) for w, d in [(0, 9), (1, 10), (2, 20), (3, 21)]],
+    changes=[],
+    start=10,
+    days=11,
+    channel=None,
+)
+async def test_the_staff_report_from_rollups_equals_the_raw_report_after_random_changes(
+    first_orders: list[tuple[int, int, str, str]],
+    first_entries: list[tuple[int, int, str, str, int]],
+    changes: list[tuple[Any, ...]],
+    start: int,
+    days: int,
+    channel: str | None,
+    db: AsyncSession,
+    settings: Settings,
+    staff: list[Persona],
+) -> None:
+    savepoint = await db.begin_nested()
+    try:
+        shop = Shop(db, settings)
+        await shop.channel("web")
+        await shop.channel("pos")
+        for number in range(PEOPLE):
+            await shop.customer(f"P{number}", owner=staff[number % len(staff)])
+        orders: list[Order] = []
+        entries: list[TimelineEntry] = []
+        written: list[tuple[Any, ...]] = [("add", order) for order in first_orders]
+        written += [("entry", made) for made in first_entries]
+        for change in written + changes:
+            await change_staff_work(shop, staff, orders, entries, change)
+        await assert_exact(db)
+
+        first = DAY_ZERO + timedelta(days=start)
+        period = ReportPeriod(
+            first,
+            first + timedelta(days=days - 1),
+            "day",
+            shop.channels["web"].name if channel else None,
+        )
+        for persona in staff:
+            reader = await principal_for(db, persona.user)
+            rolled = await staff_report(db, reader, period, currency="USD")
+            raw = await staff_report(db, reader, period, currency="USD", rollups=False)
+            assert rolled == raw
+    finally:
+        await savepoint.rollback()
+
+
+async def test_record_scoped_readers_see_only_their_own_or_their_teams_rows_from_the_rollups(
+    db: AsyncSession, settings: Settings, staff: list[Persona]
+) -> None:
+    manager, rep, outsider, admin = staff
+    shop = Shop(db, settings)
+    for persona, name in [(rep, "Mine"), (outsider, "Theirs"), (manager, "Bosses")]:
+        await shop.customer(name, owner=persona)
+        await shop.order(name, "2025-03-03", "10.00")
+        db.add(entry(shop.customers[name], persona, "note", 427))  # 2025-03-03
+    await shop.refresh()
+    period = ReportPeriod(date(2025, 3, 1), date(2025, 3, 31))
+
+    async def rows(persona: Persona) -> dict[str, dict[str, Any]]:
+        report = await staff_report(
+            db, await principal_for(db, persona.user), period, currency="USD"
+        )
+        return {row.email: row.figures for row in report.rows}
+
+    mine = await rows(rep)
+    assert list(mine) == [rep.email]  # never the outsider's or the manager's figures
+    assert (mine[rep.email]["notes"], mine[rep.email]["orders"]) == (1, 1)
+    team = await rows(manager)
+    assert set(team) == {manager.email, rep.email}
+    assert outsider.email not in team
+    assert set(await rows(admin)) >= {manager.email, rep.email, outsider.email}
