@@ -1,4 +1,4 @@
-"""every customer has a metrics row; an index for the list's last-order sort
+"""every customer has a metrics row; indexes for the list's last-order and name sorts
 
 The customer list inner-joins ``customer_metrics`` so that sorting and filtering on the
 figures walk their indexes: every live customer now has a row (zeros until they order),
@@ -56,9 +56,11 @@ def upgrade() -> None:
         "CREATE INDEX ix_customer_metrics_last_order_sort ON customer_metrics "
         f"(({LAST_ORDER_SORT}), customer_id)"
     )
+    op.create_index("ix_customer_search_name_sort", "customer", ["search_name", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_customer_search_name_sort", table_name="customer")
     op.execute("DROP INDEX ix_customer_metrics_last_order_sort")
     op.execute("DROP TRIGGER customer_metrics_row ON customer")
     op.execute("DROP FUNCTION customer_metrics_row()")

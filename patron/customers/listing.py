@@ -155,17 +155,45 @@ def _email_text() -> ColumnElement[str]:
 
 
 @dataclass(frozen=True)
+class _Searched:
+    """The columns a search reads: the customer table's, or the same carried out of a CTE."""
+
+    id: Any
+    search_name: Any
+    email_text: Any
+    phone: Any
+
+    @classmethod
+    def customer(cls) -> _Searched:
+        return cls(Customer.id, Customer.search_name, _email_text(), Customer.phone)
+
+    @staticmethod
+    def labelled() -> list[Any]:
+        """The customer's columns, labelled for a CTE that :meth:`of` reads back."""
+        return [
+            Customer.search_name.label("search_name"),
+            _email_text().label("email_text"),
+            Customer.phone.label("phone"),
+        ]
+
+    @classmethod
+    def of(cls, cte: Any) -> _Searched:
+        return cls(cte.c.id, cte.c.search_name, cte.c.email_text, cte.c.phone)
+
+
+@dataclass(frozen=True)
 class _Match:
     """What a search term matches: the customer's own columns, and optionally the rows of a
     table of further emails or phones (``owner`` is its customer_id column)."""
 
+    searched: _Searched
     own: ColumnElement[bool]
     owner: Any = None
     other: ColumnElement[bool] | None = None
 
     def ids(self) -> CompoundSelect[Any] | Select[Any]:
         """The matching customers' ids, from the trigram indexes."""
-        own = select(Customer.id).where(self.own)
+        own = select(self.searched.id).where(self.own)
         if self.other is None:
             return own
         return union(own, select(self.owner).where(self.other))
@@ -174,32 +202,35 @@ class _Match:
         """Whether the customer at hand matches, tested row by row."""
         if self.other is None:
             return self.own
-        return or_(self.own, exists().where(self.owner == Customer.id, self.other))
+        return or_(self.own, exists().where(self.owner == self.searched.id, self.other))
 
 
-def _match(term: str) -> _Match:
+def _match(term: str, searched: _Searched) -> _Match:
     pattern = contains_pattern(term)
     digits = re.sub(r"\D", "", term)
     if "@" in term:
         return _Match(
-            _email_text().like(pattern.lower(), escape=LIKE_ESCAPE),
+            searched,
+            searched.email_text.like(pattern.lower(), escape=LIKE_ESCAPE),
             CustomerEmail.customer_id,
             CustomerEmail.email.ilike(pattern, escape=LIKE_ESCAPE),
         )
     if len(digits) >= 4 and len(digits) >= len(term.replace(" ", "")) - 3:
         digit_pattern = f"%{digits}%"
         return _Match(
-            Customer.phone.like(digit_pattern),
+            searched,
+            searched.phone.like(digit_pattern),
             CustomerPhone.customer_id,
             CustomerPhone.phone.like(digit_pattern),
         )
     lowered = " ".join(term.lower().split())
     return _Match(
+        searched,
         or_(
-            Customer.search_name.like(contains_pattern(lowered), escape=LIKE_ESCAPE),
-            Customer.search_name.op("%>")(lowered),
-            _email_text().like(contains_pattern(lowered), escape=LIKE_ESCAPE),
-        )
+            searched.search_name.like(contains_pattern(lowered), escape=LIKE_ESCAPE),
+            searched.search_name.op("%>")(lowered),
+            searched.email_text.like(contains_pattern(lowered), escape=LIKE_ESCAPE),
+        ),
     )
 
 
@@ -211,7 +242,9 @@ def _search(term: str) -> ColumnElement[bool]:
     pattern, which reads the whole table for a rare name. A common term makes this CTE large,
     which is why :func:`list_customers` tries :func:`_windowed_search` first.
     """
-    matches = _match(term).ids().cte("search_matches").prefix_with("MATERIALIZED")
+    matches = (
+        _match(term, _Searched.customer()).ids().cte("search_matches").prefix_with("MATERIALIZED")
+    )
     return Customer.id.in_(select(matches.c[0]))
 
 
@@ -464,10 +497,11 @@ def _windowed_search(
     Those customers are the prefix of the list without the search, so if more than a page of
     them match, the matches are exactly the search's page: a common term ("gmail", a frequent
     first name) is answered by reading a few rows in index order instead of a trigram bitmap
-    of a large part of the table.
+    of a large part of the table. The term is tested on the name, email and phone carried out
+    of the window, so the planner cannot swap the test for that bitmap.
     """
     window = base_query(principal, query.model_copy(update={"q": None})).with_only_columns(
-        Customer.id.label("id"), sort.expression.label("sort_value")
+        Customer.id.label("id"), sort.expression.label("sort_value"), *_Searched.labelled()
     )
     if after is not None:
         window = window.where(after)
@@ -482,7 +516,7 @@ def _windowed_search(
         .select_from(first)
         .join(Customer, Customer.id == first.c.id)
         .join(CustomerMetrics, CustomerMetrics.customer_id == first.c.id)
-        .where(_match(term).row())
+        .where(_match(term, _Searched.of(first)).row())
         .order_by(*sort.order(first.c.sort_value, first.c.id))
         .limit(limit + 1)
     )

@@ -119,6 +119,7 @@ class Customer(IdMixin, TimestampMixin, Base):
             postgresql_ops={"custom_fields": "jsonb_path_ops"},
         ),
         Index("ix_customer_created", "created_at", "id"),
+        Index("ix_customer_search_name_sort", "search_name", "id"),  # the list's name sort
         Index("ix_customer_lifecycle", "lifecycle_stage"),
         Index("ix_customer_country", "country"),
         Index("ix_customer_owner", "owner_id"),
