@@ -107,25 +107,25 @@ CUSTOMER_COLUMNS = "c.*, m.*"
 LIVE = "c.merged_into_id IS NULL"
 SEARCH_NAME = f"""
 SELECT {CUSTOMER_COLUMNS} FROM customer c
-LEFT JOIN customer_metrics m ON m.customer_id = c.id
+JOIN customer_metrics m ON m.customer_id = c.id
 WHERE {LIVE} AND (c.search_name LIKE %(pattern)s OR c.search_name %%> %(term)s
                   OR lower(c.email::text) LIKE %(pattern)s)
 ORDER BY c.created_at DESC, c.id DESC LIMIT {LIMIT + 1}"""
 SEARCH_EMAIL = f"""
 SELECT {CUSTOMER_COLUMNS} FROM customer c
-LEFT JOIN customer_metrics m ON m.customer_id = c.id
+JOIN customer_metrics m ON m.customer_id = c.id
 WHERE {LIVE} AND (lower(c.email::text) LIKE %(pattern)s OR EXISTS (
     SELECT 1 FROM customer_email e WHERE e.customer_id = c.id AND e.email ILIKE %(pattern)s))
 ORDER BY c.created_at DESC, c.id DESC LIMIT {LIMIT + 1}"""
 SEARCH_PHONE = f"""
 SELECT {CUSTOMER_COLUMNS} FROM customer c
-LEFT JOIN customer_metrics m ON m.customer_id = c.id
+JOIN customer_metrics m ON m.customer_id = c.id
 WHERE {LIVE} AND (c.phone LIKE %(pattern)s OR EXISTS (
     SELECT 1 FROM customer_phone p WHERE p.customer_id = c.id AND p.phone LIKE %(pattern)s))
 ORDER BY c.created_at DESC, c.id DESC LIMIT {LIMIT + 1}"""
 FILTERED = f"""
 SELECT {CUSTOMER_COLUMNS} FROM customer c
-LEFT JOIN customer_metrics m ON m.customer_id = c.id
+JOIN customer_metrics m ON m.customer_id = c.id
 WHERE {LIVE} AND {{where}}
 ORDER BY {{order}} LIMIT {LIMIT + 1}"""
 PROFILE = """
@@ -135,7 +135,7 @@ SELECT c.*, m.*, (SELECT u.name FROM staff_user u WHERE u.id = c.owner_id) AS ow
   (SELECT json_agg(t) FROM (SELECT * FROM timeline_entry t WHERE t.customer_id = c.id
      ORDER BY t.occurred_at DESC, t.id DESC LIMIT 31) t) AS feed,
   (SELECT json_agg(p) FROM timeline_entry p WHERE p.customer_id = c.id AND p.pinned) AS pinned
-FROM customer c LEFT JOIN customer_metrics m ON m.customer_id = c.id
+FROM customer c JOIN customer_metrics m ON m.customer_id = c.id
 WHERE c.id = %(id)s AND c.merged_into_id IS NULL"""
 ORDERS = f"""
 SELECT o.* FROM shop_order o
@@ -190,20 +190,21 @@ def _search_pair(rows: Sequence[tuple[Any, ...]], rng: random.Random) -> Pair:
 
 def _filtered_pair(today: date) -> Pair:
     recent = today - timedelta(days=90)
-    spent = "coalesce(m.total_spent, 0)"
-    orders = "coalesce(m.orders_count, 0)"
+    # every customer has a metrics row (migration 0026): the figures are compared as they are
+    spent = "m.total_spent"
+    orders = "m.orders_count"
     last = "coalesce(m.last_order_at, '1970-01-01'::timestamptz)"
     combos: list[tuple[dict[str, Any], str, str, Params]] = [
         (
             {"country": "DE", "spent_min": 100, "orders_min": 2, "sort": "-total_spent"},
             f"c.country IN ('DE') AND {spent} >= 100 AND {orders} >= 2",
-            f"{spent} DESC, c.id DESC",
+            f"{spent} DESC, m.customer_id DESC",
             {},
         ),
         (
             {"lifecycle": "vip", "sort": "-last_order_at"},
             "c.lifecycle_stage IN ('vip')",
-            f"{last} DESC, c.id DESC",
+            f"{last} DESC, m.customer_id DESC",
             {},
         ),
         (
@@ -215,7 +216,7 @@ def _filtered_pair(today: date) -> Pair:
         (
             {"orders_min": 5, "sort": "-orders_count"},
             f"{orders} >= 5",
-            f"{orders} DESC, c.id DESC",
+            f"{orders} DESC, m.customer_id DESC",
             {},
         ),
     ]

@@ -311,7 +311,7 @@ HAND_WRITTEN = (
                                      is_default_shipping)
        SELECT gen_random_uuid(), id, first_name, last_name, address_line1, city, postal_code,
               country, true, true FROM hand""",
-    "INSERT INTO customer_metrics (customer_id) SELECT id FROM hand",
+    "INSERT INTO customer_metrics (customer_id) SELECT id FROM hand ON CONFLICT DO NOTHING",
     """INSERT INTO consent (id, customer_id, channel, status, source)
        SELECT gen_random_uuid(), id, 'email',
               CASE email_consent WHEN 'yes' THEN 'subscribed' ELSE 'unsubscribed' END, 'import'

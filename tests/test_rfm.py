@@ -62,7 +62,7 @@ async def customer_with(
     if merged_into is not None:
         customer.email = None
         customer.merged_into_id = merged_into.id
-    db.add(
+    await db.merge(
         CustomerMetrics(
             customer_id=customer.id,
             orders_count=orders,

@@ -27,7 +27,9 @@ async def _spender(
     customer = await make_customer(db, first_name=first_name, owner_id=owner_id)
     customer.country = "DE"
     customer.tags = ["seg-test"]
-    db.add(CustomerMetrics(customer_id=customer.id, orders_count=2, total_spent=Decimal(spent)))
+    await db.merge(
+        CustomerMetrics(customer_id=customer.id, orders_count=2, total_spent=Decimal(spent))
+    )
     await db.flush()
     return customer
 

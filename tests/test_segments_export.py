@@ -63,7 +63,9 @@ async def test_the_csv_holds_the_customer_export_columns_for_each_member_and_is_
     tag = f"t{uuid.uuid4().hex[:6]}"
     ann = await _tagged(db, "Ann", tag)
     await _tagged(db, '=HYPERLINK("http://evil")', f"{tag}-no")
-    db.add(CustomerMetrics(customer_id=ann.id, orders_count=3, total_spent=Decimal("310.50")))
+    await db.merge(
+        CustomerMetrics(customer_id=ann.id, orders_count=3, total_spent=Decimal("310.50"))
+    )
     await db.flush()
     key = await make_key(await make_user("marketing"))
     segment = await _segment(client, key, f'has tag "{tag}"')

@@ -168,7 +168,7 @@ async def test_saving_a_dynamic_segment_opens_its_page_with_members_and_history(
 ) -> None:
     tag = f"t{uuid.uuid4().hex[:6]}"
     ann, bob = await tagged(db, tag, "Ann", "Bob")
-    db.add(CustomerMetrics(customer_id=ann.id, total_spent=Decimal("250")))
+    await db.merge(CustomerMetrics(customer_id=ann.id, total_spent=Decimal("250")))
     await db.flush()
     response = await save(
         client,
@@ -195,7 +195,7 @@ async def test_saving_a_dynamic_segment_opens_its_page_with_members_and_history(
     assert f"{ann.email}" in download.text
     assert f"{bob.email}" not in download.text
 
-    db.add(CustomerMetrics(customer_id=bob.id, total_spent=Decimal("300")))
+    await db.merge(CustomerMetrics(customer_id=bob.id, total_spent=Decimal("300")))
     ann.tags = []
     await db.flush()
     token = await form_token(client, f"/segments/{segment.id}")

@@ -228,7 +228,7 @@ async def test_the_nightly_lifecycle_sweep_moves_customers_whose_last_order_aged
     segment = await _segment(shop, 'lifecycle = "churned"')
     async with shop.database.transaction() as db:
         long_ago = utcnow() - timedelta(days=3 * 365)
-        db.add(CustomerMetrics(customer_id=ida.id, orders_count=1, last_order_at=long_ago))
+        await db.merge(CustomerMetrics(customer_id=ida.id, orders_count=1, last_order_at=long_ago))
         await db.flush()
         assert await metrics.sweep_lifecycle(db, shop.settings) == 1
     assert await _marked(shop) == {ida.id}

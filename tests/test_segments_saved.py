@@ -54,7 +54,7 @@ async def test_a_dynamic_segment_follows_the_data_and_records_who_entered_and_le
     tag = f"t{uuid.uuid4().hex[:6]}"
     ann = await _customer(db, "Ann", tag)
     bob = await _customer(db, "Bob", tag)
-    db.add(CustomerMetrics(customer_id=ann.id, total_spent=Decimal("500")))
+    await db.merge(CustomerMetrics(customer_id=ann.id, total_spent=Decimal("500")))
     await db.flush()
     key = await make_key(await make_user("marketing"))
     created = await client.post(
@@ -69,7 +69,7 @@ async def test_a_dynamic_segment_follows_the_data_and_records_who_entered_and_le
     assert await _changes(db, segment["id"]) == [(ann.id, "entered")]
 
     ann.tags = []
-    db.add(CustomerMetrics(customer_id=bob.id, total_spent=Decimal("150")))
+    await db.merge(CustomerMetrics(customer_id=bob.id, total_spent=Decimal("150")))
     await db.flush()
     refreshed = await client.post(f"{SEGMENTS}/{segment['id']}/refresh", headers=bearer(key))
     assert refreshed.json() == {"size": 1, "entered": 1, "exited": 1}

@@ -580,6 +580,7 @@ async def _store_shop(db: AsyncSession) -> list[uuid.UUID]:
 
 async def _store(db: AsyncSession, crowd: list[Person], product_ids: list[uuid.UUID]) -> None:
     rows: list[Any] = []
+    figures: list[CustomerMetrics] = []
     for person in crowd:
         rows.append(
             Customer(
@@ -610,8 +611,8 @@ async def _store(db: AsyncSession, crowd: list[Person], product_ids: list[uuid.U
             Consent(customer_id=person.id, channel=channel, status=status)
             for channel, status in person.consents.items()
         ]
-        if person.metrics is not None:
-            rows.append(CustomerMetrics(customer_id=person.id, **person.metrics))
+        if person.metrics is not None:  # over the zeros row every customer gets
+            figures.append(CustomerMetrics(customer_id=person.id, **person.metrics))
         for purchase in person.orders:
             order = Order(
                 id=new_id(),
@@ -646,6 +647,9 @@ async def _store(db: AsyncSession, crowd: list[Person], product_ids: list[uuid.U
             for event in person.events
         ]
     db.add_all(rows)
+    await db.flush()
+    for figure in figures:
+        await db.merge(figure)
     await db.flush()
 
 

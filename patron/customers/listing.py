@@ -26,6 +26,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
     text,
@@ -33,7 +34,7 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Text
+from sqlalchemy.types import DateTime, Text
 
 from patron.auth.principal import Principal
 from patron.customers.repository import visible_customers
@@ -63,6 +64,14 @@ SortKey = Literal[
     "last_order_at",
 ]
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+# "never ordered" in the last-order sort: a constant, so that the expression matches the index
+# ix_customer_metrics_last_order_sort (a bound parameter would not, in a generic plan)
+_NEVER_SQL = literal_column(
+    "'1970-01-01 00:00:00+00'::timestamp with time zone", type_=DateTime(timezone=True)
+)
+# a search first reads this many customers in the list's order (after the other filters) and
+# keeps the matches; a term too rare to fill a page there is looked up in the trigram indexes
+SEARCH_WINDOW = 2000
 CONSENT_FILTER = re.compile(r"^(email|sms):(subscribed|unsubscribed|pending|never_asked)$")
 CUSTOM_FILTER = re.compile(r"^([a-z][a-z0-9_]{0,39})[:=](.{1,200})$")
 # names within this word similarity match a search: "jonh smiht" finds John Smith
@@ -145,39 +154,97 @@ def _email_text() -> ColumnElement[str]:
     return func.lower(cast(Customer.email, Text))
 
 
+@dataclass(frozen=True)
+class _Searched:
+    """The columns a search reads: the customer table's, or the same carried out of a CTE."""
+
+    id: Any
+    search_name: Any
+    email_text: Any
+    phone: Any
+
+    @classmethod
+    def customer(cls) -> _Searched:
+        return cls(Customer.id, Customer.search_name, _email_text(), Customer.phone)
+
+    @staticmethod
+    def labelled() -> list[Any]:
+        """The customer's columns, labelled for a CTE that :meth:`of` reads back."""
+        return [
+            Customer.search_name.label("search_name"),
+            _email_text().label("email_text"),
+            Customer.phone.label("phone"),
+        ]
+
+    @classmethod
+    def of(cls, cte: Any) -> _Searched:
+        return cls(cte.c.id, cte.c.search_name, cte.c.email_text, cte.c.phone)
+
+
+@dataclass(frozen=True)
+class _Match:
+    """What a search term matches: the customer's own columns, and optionally the rows of a
+    table of further emails or phones (``owner`` is its customer_id column)."""
+
+    searched: _Searched
+    own: ColumnElement[bool]
+    owner: Any = None
+    other: ColumnElement[bool] | None = None
+
+    def ids(self) -> CompoundSelect[Any] | Select[Any]:
+        """The matching customers' ids, from the trigram indexes."""
+        own = select(self.searched.id).where(self.own)
+        if self.other is None:
+            return own
+        return union(own, select(self.owner).where(self.other))
+
+    def row(self) -> ColumnElement[bool]:
+        """Whether the customer at hand matches, tested row by row."""
+        if self.other is None:
+            return self.own
+        return or_(self.own, exists().where(self.owner == self.searched.id, self.other))
+
+
+def _match(term: str, searched: _Searched) -> _Match:
+    pattern = contains_pattern(term)
+    digits = re.sub(r"\D", "", term)
+    if "@" in term:
+        return _Match(
+            searched,
+            searched.email_text.like(pattern.lower(), escape=LIKE_ESCAPE),
+            CustomerEmail.customer_id,
+            CustomerEmail.email.ilike(pattern, escape=LIKE_ESCAPE),
+        )
+    if len(digits) >= 4 and len(digits) >= len(term.replace(" ", "")) - 3:
+        digit_pattern = f"%{digits}%"
+        return _Match(
+            searched,
+            searched.phone.like(digit_pattern),
+            CustomerPhone.customer_id,
+            CustomerPhone.phone.like(digit_pattern),
+        )
+    lowered = " ".join(term.lower().split())
+    return _Match(
+        searched,
+        or_(
+            searched.search_name.like(contains_pattern(lowered), escape=LIKE_ESCAPE),
+            searched.search_name.op("%>")(lowered),
+            searched.email_text.like(contains_pattern(lowered), escape=LIKE_ESCAPE),
+        ),
+    )
+
+
 def _search(term: str) -> ColumnElement[bool]:
     """Customers matching a search, found through the trigram indexes first.
 
     The matches are a materialised CTE: otherwise the planner, overestimating how many
     customers match, walks the list's sort index and tests every customer against the
-    pattern, which reads the whole table for a rare name.
+    pattern, which reads the whole table for a rare name. A common term makes this CTE large,
+    which is why :func:`list_customers` tries :func:`_windowed_search` first.
     """
-    pattern = contains_pattern(term)
-    digits = re.sub(r"\D", "", term)
-    found: CompoundSelect[Any] | Select[Any]
-    if "@" in term:
-        found = union(
-            select(Customer.id).where(_email_text().like(pattern.lower(), escape=LIKE_ESCAPE)),
-            select(CustomerEmail.customer_id).where(
-                CustomerEmail.email.ilike(pattern, escape=LIKE_ESCAPE)
-            ),
-        )
-    elif len(digits) >= 4 and len(digits) >= len(term.replace(" ", "")) - 3:
-        digit_pattern = f"%{digits}%"
-        found = union(
-            select(Customer.id).where(Customer.phone.like(digit_pattern)),
-            select(CustomerPhone.customer_id).where(CustomerPhone.phone.like(digit_pattern)),
-        )
-    else:
-        lowered = " ".join(term.lower().split())
-        found = select(Customer.id).where(
-            or_(
-                Customer.search_name.like(contains_pattern(lowered), escape=LIKE_ESCAPE),
-                Customer.search_name.op("%>")(lowered),
-                _email_text().like(contains_pattern(lowered), escape=LIKE_ESCAPE),
-            )
-        )
-    matches = found.cte("search_matches").prefix_with("MATERIALIZED")
+    matches = (
+        _match(term, _Searched.customer()).ids().cte("search_matches").prefix_with("MATERIALIZED")
+    )
     return Customer.id.in_(select(matches.c[0]))
 
 
@@ -284,29 +351,18 @@ async def check_segment(db: AsyncSession, principal: Principal, query: CustomerQ
 
 
 def _metric_clauses(query: CustomerQuery) -> list[ColumnElement[bool]]:
-    # A customer without figures counts as 0. A positive lower bound compares the column
-    # itself: NULL fails it just as 0 would, and the strict comparison lets the planner use
-    # the metrics indexes and an inner join.
-    ranges: list[tuple[Any, Any, Any, Any]] = [
-        (
-            CustomerMetrics.total_spent,
-            func.coalesce(CustomerMetrics.total_spent, 0),
-            query.spent_min,
-            query.spent_max,
-        ),
-        (
-            CustomerMetrics.orders_count,
-            func.coalesce(CustomerMetrics.orders_count, 0),
-            query.orders_min,
-            query.orders_max,
-        ),
-    ]
+    # every customer has a metrics row (zeros until they order), so the columns are compared
+    # as they are, which lets the planner use the metrics indexes
     clauses: list[ColumnElement[bool]] = []
-    for column, as_zero, low, high in ranges:
+    ranges: list[tuple[Any, Any, Any]] = [
+        (CustomerMetrics.total_spent, query.spent_min, query.spent_max),
+        (CustomerMetrics.orders_count, query.orders_min, query.orders_max),
+    ]
+    for column, low, high in ranges:
         if low:
             clauses.append(column >= low)
         if high is not None:
-            clauses.append(as_zero <= high)
+            clauses.append(column <= high)
     for column, start, end in (
         (CustomerMetrics.first_order_at, query.first_order_from, query.first_order_to),
         (CustomerMetrics.last_order_at, query.last_order_from, query.last_order_to),
@@ -329,20 +385,40 @@ class Sort:
     expression: ColumnElement[Any]
     descending: bool
     kind: type
+    # the customer id breaking ties, from the table whose index serves the sort
+    tiebreak: ColumnElement[Any]
+
+    def after(self, cursor: str) -> ColumnElement[bool]:
+        """The rows after a cursor's in this order (keyset pagination)."""
+        value, last_id = _decode(cursor, self.kind)
+        key = tuple_(self.expression, self.tiebreak)
+        bound = tuple_(literal(value), literal(last_id))
+        return key < bound if self.descending else key > bound
+
+    def order(self, expression: Any = None, tiebreak: Any = None) -> list[Any]:
+        """ORDER BY terms: the sort's own, or the same direction on other columns."""
+        columns = [self.expression if expression is None else expression]
+        columns.append(self.tiebreak if tiebreak is None else tiebreak)
+        return [c.desc() if self.descending else c.asc() for c in columns]
 
 
 def _sort(key: SortKey) -> Sort:
     descending = key.startswith("-")
     name = key.lstrip("-")
-    expressions: dict[str, tuple[ColumnElement[Any], type]] = {
-        "created_at": (Customer.__table__.c.created_at, datetime),
-        "name": (Customer.__table__.c.search_name, str),
-        "total_spent": (func.coalesce(CustomerMetrics.total_spent, 0), Decimal),
-        "orders_count": (func.coalesce(CustomerMetrics.orders_count, 0), int),
-        "last_order_at": (func.coalesce(CustomerMetrics.last_order_at, literal(NEVER)), datetime),
+    metric = CustomerMetrics.customer_id
+    expressions: dict[str, tuple[Any, type, Any]] = {
+        "created_at": (Customer.__table__.c.created_at, datetime, Customer.id),
+        "name": (Customer.__table__.c.search_name, str, Customer.id),
+        "total_spent": (CustomerMetrics.__table__.c.total_spent, Decimal, metric),
+        "orders_count": (CustomerMetrics.__table__.c.orders_count, int, metric),
+        "last_order_at": (
+            func.coalesce(CustomerMetrics.last_order_at, _NEVER_SQL),
+            datetime,
+            metric,
+        ),
     }
-    expression, kind = expressions[name]
-    return Sort(expression, descending, kind)
+    expression, kind, tiebreak = expressions[name]
+    return Sort(expression, descending, kind, tiebreak)
 
 
 def _encode(value: Any, customer_id: uuid.UUID) -> str:
@@ -369,7 +445,7 @@ def base_query(principal: Principal, query: CustomerQuery) -> Select[Any]:
     return (
         visible_customers(principal)
         .add_columns(CustomerMetrics)
-        .outerjoin(CustomerMetrics, CustomerMetrics.customer_id == Customer.id)
+        .join(CustomerMetrics, CustomerMetrics.customer_id == Customer.id)
         .where(*filter_clauses(query))
     )
 
@@ -390,20 +466,60 @@ async def list_customers(
 ) -> tuple[list[tuple[Customer, CustomerMetrics | None]], str | None]:
     await _prepare(db, principal, query)
     sort = _sort(query.sort)
-    statement = base_query(principal, query).add_columns(sort.expression.label("sort_value"))
-    key = tuple_(sort.expression, Customer.id)
-    if cursor:
-        value, last_id = _decode(cursor, sort.kind)
-        bound = tuple_(literal(value), literal(last_id))
-        statement = statement.where(key < bound if sort.descending else key > bound)
-    order = [sort.expression, Customer.id]
-    statement = statement.order_by(*[c.desc() if sort.descending else c.asc() for c in order])
-    rows = (await db.execute(statement.limit(limit + 1))).all()
+    after = sort.after(cursor) if cursor else None
+    rows: list[Any] = []
+    if query.q:
+        windowed = _windowed_search(principal, query, query.q, sort, after, limit)
+        rows = list((await db.execute(windowed)).all())
+    if len(rows) <= limit:  # no search, or a term too rare to fill a page in the window
+        statement = base_query(principal, query).add_columns(sort.expression.label("sort_value"))
+        if after is not None:
+            statement = statement.where(after)
+        statement = statement.order_by(*sort.order()).limit(limit + 1)
+        rows = list((await db.execute(statement)).all())
     page = [(row[0], row[1]) for row in rows[:limit]]
     if len(rows) <= limit:
         return page, None
     last = rows[limit - 1]
     return page, _encode(last.sort_value, last[0].id)
+
+
+def _windowed_search(
+    principal: Principal,
+    query: CustomerQuery,
+    term: str,
+    sort: Sort,
+    after: ColumnElement[bool] | None,
+    limit: int,
+) -> Select[Any]:
+    """The page of a search among the first :data:`SEARCH_WINDOW` customers in the list's order.
+
+    Those customers are the prefix of the list without the search, so if more than a page of
+    them match, the matches are exactly the search's page: a common term ("gmail", a frequent
+    first name) is answered by reading a few rows in index order instead of a trigram bitmap
+    of a large part of the table. The term is tested on the name, email and phone carried out
+    of the window, so the planner cannot swap the test for that bitmap.
+    """
+    window = base_query(principal, query.model_copy(update={"q": None})).with_only_columns(
+        Customer.id.label("id"), sort.expression.label("sort_value"), *_Searched.labelled()
+    )
+    if after is not None:
+        window = window.where(after)
+    first = (
+        window.order_by(*sort.order())
+        .limit(SEARCH_WINDOW)
+        .cte("search_window")
+        .prefix_with("MATERIALIZED")
+    )
+    return (
+        select(Customer, CustomerMetrics, first.c.sort_value)
+        .select_from(first)
+        .join(Customer, Customer.id == first.c.id)
+        .join(CustomerMetrics, CustomerMetrics.customer_id == first.c.id)
+        .where(_match(term, _Searched.of(first)).row())
+        .order_by(*sort.order(first.c.sort_value, first.c.id))
+        .limit(limit + 1)
+    )
 
 
 async def count_customers(db: AsyncSession, principal: Principal, query: CustomerQuery) -> int:

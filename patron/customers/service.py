@@ -32,7 +32,6 @@ from patron.models import (
     CustomerAddress,
     CustomerEmail,
     CustomerExternalId,
-    CustomerMetrics,
     CustomerPhone,
     StaffUser,
 )
@@ -233,8 +232,7 @@ async def create_customer(
         )
     customer = Customer(**values)
     db.add(customer)
-    await db.flush()
-    db.add(CustomerMetrics(customer_id=customer.id))
+    await db.flush()  # a trigger gives the customer their metrics row (zeros)
     for email in data.other_emails:
         await add_email(db, customer=customer, email=email, actor=None)
     for phone in data.other_phones:

@@ -119,6 +119,7 @@ class Customer(IdMixin, TimestampMixin, Base):
             postgresql_ops={"custom_fields": "jsonb_path_ops"},
         ),
         Index("ix_customer_created", "created_at", "id"),
+        Index("ix_customer_search_name_sort", "search_name", "id"),  # the list's name sort
         Index("ix_customer_lifecycle", "lifecycle_stage"),
         Index("ix_customer_country", "country"),
         Index("ix_customer_owner", "owner_id"),
@@ -309,13 +310,23 @@ class CustomFieldDefinition(IdMixin, Base):
 
 
 class CustomerMetrics(Base):
-    """Per-customer order figures, rewritten in the transaction of every order change."""
+    """Per-customer order figures, rewritten in the transaction of every order change.
+
+    Every live customer has a row (zeros until they order): a trigger on ``customer`` inserts
+    it (migration 0026), so the list can inner-join and sort on the figures' indexes.
+    """
 
     __tablename__ = "customer_metrics"
     __table_args__ = (
         Index("ix_customer_metrics_total_spent", "total_spent", "customer_id"),
         Index("ix_customer_metrics_orders_count", "orders_count", "customer_id"),
         Index("ix_customer_metrics_last_order", "last_order_at", "customer_id"),
+        # the customer list's last-order sort, "never ordered" first (migration 0026)
+        Index(
+            "ix_customer_metrics_last_order_sort",
+            text("coalesce(last_order_at, '1970-01-01 00:00:00+00'::timestamp with time zone)"),
+            "customer_id",
+        ),
         Index("ix_customer_metrics_first_order", "first_order_at", "customer_id"),
         # the RFM grid and the list's score filters; last_seen_at has no index on purpose, so
         # the per-batch update from tracking events stays a HOT update
