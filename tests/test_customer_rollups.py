@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given
-from hypothesis import settings as examples
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +29,7 @@ from patron.models.reports import ALL_CHANNELS
 from patron.worker.app import set_runtime
 from tests.conftest import IsolatedDatabase, MakeUser, make_settings, principal_for
 from tests.test_reports_customers import Shop, at
+from tests.test_reports_sales import rollup_examples
 
 DAY_ZERO = date(2024, 1, 1)
 PEOPLE = 5
@@ -149,12 +149,7 @@ async def figures(db: AsyncSession, scope: OrderScope, period: ReportPeriod) -> 
     ]
 
 
-@examples(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-)
+@rollup_examples(30)
 @given(
     first_orders=st.lists(order_strategy, max_size=8),
     changes=st.lists(change_strategy, max_size=8),

@@ -12,8 +12,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from hypothesis import HealthCheck, Phase, given
-from hypothesis import settings as examples
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +25,7 @@ from patron.customers import metrics
 from patron.models import Channel, Customer, Order, TimelineEntry
 from patron.users import service as users_service
 from tests.conftest import MakeKey, MakeUser, Persona, bearer, principal_for
-from tests.test_reports_sales import rolled_up
+from tests.test_reports_sales import rolled_up, rollup_examples
 
 
 def at(day: str, clock: str = "12:00") -> datetime:
@@ -486,12 +485,7 @@ def reference_matrix(
     return rows
 
 
-@examples(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-)
+@rollup_examples(40)
 @given(
     people=st.lists(orders_strategy, min_size=1, max_size=6),
     channel=st.sampled_from([None, "web"]),
@@ -542,12 +536,7 @@ customer_orders = st.lists(
 )
 
 
-@examples(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-)
+@rollup_examples(40)
 @given(
     people=st.lists(customer_orders, min_size=1, max_size=6),
     channel=st.sampled_from([None, "web"]),
