@@ -143,11 +143,15 @@ async def test_a_common_search_term_pages_like_a_rare_one(
         for sort in ("-created_at", "name", "-orders_count", "last_order_at")
     }
     assert sorted(reference["name"]) == sorted(anns)
-    # a window of a few rows: most pages come from it, the last ones fall back
+    # a window of a few rows: most pages come from it (widened when its matches say a wider
+    # one would fill the page, or not), the last ones fall back
     monkeypatch.setattr(listing, "SEARCH_WINDOW", 6)
-    for sort, expected in reference.items():
-        assert await _pages(client, admin, q="ann", sort=sort, limit=2) == expected, sort
-        assert await _pages(client, admin, q="ann", sort=sort, limit=100) == expected, sort
+    for widest in (0, 9, 10_000):
+        monkeypatch.setattr(listing, "SEARCH_WINDOW_MAX", widest)
+        for sort, expected in reference.items():
+            pages = await _pages(client, admin, q="ann", sort=sort, limit=2)
+            assert pages == expected, (sort, widest)
+            assert await _pages(client, admin, q="ann", sort=sort, limit=100) == expected, sort
     # a rare match far outside the window is still found, and typos still match
     assert await _pages(client, admin, q="a7@shop.example.org") == [anns[7]]
     assert sorted(await _pages(client, admin, q="Othr")) == sorted(others)

@@ -72,6 +72,8 @@ _NEVER_SQL = literal_column(
 # a search first reads this many customers in the list's order (after the other filters) and
 # keeps the matches; a term too rare to fill a page there is looked up in the trigram indexes
 SEARCH_WINDOW = 2000
+# ... unless the first window's matches say a wider one (at most this many rows) would fill it
+SEARCH_WINDOW_MAX = 25_000
 CONSENT_FILTER = re.compile(r"^(email|sms):(subscribed|unsubscribed|pending|never_asked)$")
 CUSTOM_FILTER = re.compile(r"^([a-z][a-z0-9_]{0,39})[:=](.{1,200})$")
 # names within this word similarity match a search: "jonh smiht" finds John Smith
@@ -469,8 +471,11 @@ async def list_customers(
     after = sort.after(cursor) if cursor else None
     rows: list[Any] = []
     if query.q:
-        windowed = _windowed_search(principal, query, query.q, sort, after, limit)
-        rows = list((await db.execute(windowed)).all())
+        size = SEARCH_WINDOW
+        while size:
+            windowed = _windowed_search(principal, query, query.q, sort, after, limit, size)
+            rows = list((await db.execute(windowed)).all())
+            size = _wider_window(size, len(rows), limit)
     if len(rows) <= limit:  # no search, or a term too rare to fill a page in the window
         statement = base_query(principal, query).add_columns(sort.expression.label("sort_value"))
         if after is not None:
@@ -484,6 +489,18 @@ async def list_customers(
     return page, _encode(last.sort_value, last[0].id)
 
 
+def _wider_window(size: int, found: int, limit: int) -> int:
+    """The window to try next after ``found`` matches among ``size`` rows did not fill a page
+    (0: none, look the term up in the trigram indexes). A term matching a few in a thousand
+    customers ("smith") fills a page in a wider window long before the trigram path has
+    collected and sorted every one of its matches; a rarer one goes straight there. The
+    window widens once."""
+    if found > limit or found == 0 or size != SEARCH_WINDOW:
+        return 0
+    wanted = size * (limit + 1) * 3 // (found * 2)  # rows for a page at this rate, plus half
+    return wanted if wanted <= SEARCH_WINDOW_MAX else 0
+
+
 def _windowed_search(
     principal: Principal,
     query: CustomerQuery,
@@ -491,8 +508,9 @@ def _windowed_search(
     sort: Sort,
     after: ColumnElement[bool] | None,
     limit: int,
+    size: int,
 ) -> Select[Any]:
-    """The page of a search among the first :data:`SEARCH_WINDOW` customers in the list's order.
+    """The page of a search among the first ``size`` customers in the list's order.
 
     Those customers are the prefix of the list without the search, so if more than a page of
     them match, the matches are exactly the search's page: a common term ("gmail", a frequent
@@ -506,10 +524,7 @@ def _windowed_search(
     if after is not None:
         window = window.where(after)
     first = (
-        window.order_by(*sort.order())
-        .limit(SEARCH_WINDOW)
-        .cte("search_window")
-        .prefix_with("MATERIALIZED")
+        window.order_by(*sort.order()).limit(size).cte("search_window").prefix_with("MATERIALIZED")
     )
     return (
         select(Customer, CustomerMetrics, first.c.sort_value)
