@@ -22,10 +22,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.auth.principal import Principal
+from patron.config import get_settings
 from patron.kit.ids import new_id
 from patron.models import (
     Category,
@@ -751,3 +752,13 @@ async def test_event_counts_beyond_the_latest_events_kept_stay_exact(
     assert await selects(ever.format("at most", 13))
     assert not await selects(ever.format("at most", 10))  # needs the eleventh: daily rows
     assert not await selects(ever.format("at most", 9))
+
+
+async def test_a_preview_runs_with_jit_off_and_the_segment_work_mem(
+    db: AsyncSession, admin: Principal
+) -> None:
+    where = compile_text('did "viewed_product" at least 2 times', await repository.load_catalog(db))
+    await repository.preview(db, repository.member_ids(admin, where.where))
+    setting = func.current_setting
+    assert await db.scalar(select(setting("jit"))) == "off"
+    assert await db.scalar(select(setting("work_mem"))) == f"{get_settings().segment_work_mem_mb}MB"
