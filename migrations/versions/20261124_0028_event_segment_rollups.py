@@ -36,10 +36,15 @@ BEGIN
         SELECT name, customer_id, (array_agg(occurred_at ORDER BY occurred_at DESC))[1:10]
         FROM new_rows WHERE customer_id IS NOT NULL
         GROUP BY 1, 2 ORDER BY 1, 2
-        ON CONFLICT (name, customer_id) DO UPDATE SET recent = (
-            SELECT array_agg(t ORDER BY t DESC)
-            FROM (SELECT t FROM unnest(r.recent || excluded.recent) t
-                  ORDER BY t DESC LIMIT 10) latest);
+        ON CONFLICT (name, customer_id) DO UPDATE SET recent = CASE
+            -- the usual case, new events newer than every kept one: both lists are newest
+            -- first, so putting them end to end keeps the order (no sort)
+            WHEN excluded.recent[cardinality(excluded.recent)] >= r.recent[1]
+            THEN (excluded.recent || r.recent)[1:10]
+            ELSE (SELECT array_agg(t ORDER BY t DESC)
+                  FROM (SELECT t FROM unnest(r.recent || excluded.recent) t
+                        ORDER BY t DESC LIMIT 10) latest)
+        END;
         RETURN NULL;
     END IF;
     IF TG_OP = 'UPDATE' THEN  -- moved events: the pairs they left and the pairs they joined
