@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     churned_after_days: int = Field(default=365, ge=1)
     cart_abandoned_after_minutes: int = Field(default=60, ge=1)
     low_stock_threshold: int = Field(default=5, ge=0)
+    # work_mem (MB) for segment counts, previews and refreshes, local to their transaction:
+    # the sets of an `or` are hashed in memory only when they fit (else a lookup per customer)
+    segment_work_mem_mb: int = Field(default=64, ge=1, le=2048)
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     import_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
     # outbound webhooks: private/loopback targets are refused unless this is set (SSRF)

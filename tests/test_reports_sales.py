@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
@@ -31,7 +31,16 @@ from patron.db.engine import Database
 from patron.demo_shop.seed import seed_shop
 from patron.errors import InvalidInput
 from patron.kit.time import utcnow
-from patron.models import Channel, Customer, Order, OrderReturn, Refund, SalesDaily
+from patron.models import (
+    Channel,
+    Customer,
+    CustomerEventDay,
+    CustomerEventRecent,
+    Order,
+    OrderReturn,
+    Refund,
+    SalesDaily,
+)
 from patron.models.reports import ALL_CHANNELS
 from patron.orders import service as orders
 from patron.orders.service import LineRequest, ReturnLineRequest
@@ -747,11 +756,32 @@ def test_patron_reports_rebuild_recomputes_a_range_and_refuses_bad_dates(
             key for key in expected if key[0] == TODAY - timedelta(days=2)
         }
 
+        asyncio.run(_stray_event_rollups(isolated_database))
         everything = CliRunner().invoke(cli, ["reports", "rebuild"])
         assert everything.exit_code == 0, everything.output
+        assert "Rebuilt the event rollups" in everything.output
     finally:
         get_settings.cache_clear()
     assert asyncio.run(_rollup_of(isolated_database)) == expected
+    assert asyncio.run(_stray_event_rollups(isolated_database, add=False)) == 0
+
+
+async def _stray_event_rollups(target: IsolatedDatabase, *, add: bool = True) -> int:
+    """Event rollup rows of a customer without events (added, or counted after a rebuild)."""
+    stray = uuid.UUID(int=7)
+    async with target.database.transaction() as db:
+        if add:
+            await db.execute(
+                insert(CustomerEventDay).values(name="x", day=TODAY, customer_id=stray, n=3)
+            )
+            await db.execute(
+                insert(CustomerEventRecent).values(name="x", customer_id=stray, recent=[utcnow()])
+            )
+        found = 0
+        for table in (CustomerEventDay, CustomerEventRecent):
+            query = select(func.count()).select_from(table).where(table.customer_id == stray)
+            found += int(await db.scalar(query) or 0)
+        return found
 
 
 async def test_the_demo_shop_comes_with_its_rollup_filled(

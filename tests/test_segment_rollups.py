@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.events import repository as events
 from patron.kit.ids import new_id
 from patron.models import Customer, Order, OrderLine, TrackingEvent
+from patron.models.events import RECENT_EVENTS
+from patron.segments.rollups import rebuild_events
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -34,6 +36,14 @@ ROLLUP_EXTRA = text(
     FROM tracking_event WHERE customer_id = ANY(:ids) GROUP BY 1, 2, 3
     """
 )
+# each customer's latest events of each name, as kept and as the events say (both ways)
+LATEST = """
+    SELECT name, customer_id, (array_agg(occurred_at ORDER BY occurred_at DESC))[1:10]
+    FROM tracking_event WHERE customer_id = ANY(:ids) GROUP BY 1, 2
+"""
+KEPT = "SELECT name, customer_id, recent FROM customer_event_recent WHERE customer_id = ANY(:ids)"
+RECENT_MISSING = text(f"{LATEST} EXCEPT ALL {KEPT}")
+RECENT_EXTRA = text(f"{KEPT} EXCEPT ALL {LATEST}")
 LINES_OFF = text(
     """
     SELECT l.id FROM order_line l JOIN shop_order o ON o.id = l.order_id
@@ -54,6 +64,8 @@ async def _rollup_exact(db: AsyncSession, ids: list[uuid.UUID]) -> int:
     await db.flush()
     assert (await db.execute(DAY_COUNTS, {"ids": ids})).all() == []
     assert (await db.execute(ROLLUP_EXTRA, {"ids": ids})).all() == []
+    assert (await db.execute(RECENT_MISSING, {"ids": ids})).all() == []
+    assert (await db.execute(RECENT_EXTRA, {"ids": ids})).all() == []
     return int(
         await db.scalar(
             text("SELECT coalesce(sum(n), 0) FROM customer_event_day WHERE customer_id = ANY(:i)"),
@@ -87,20 +99,40 @@ async def test_event_day_counts_follow_every_write(db: AsyncSession) -> None:
     assert await _rollup_exact(db, ids) == 6
     await events.add_events(db, [_event(first, 0)])  # a single event on a day already counted
     assert await _rollup_exact(db, ids) == 7
+    # more than the latest events kept: older ones arrive after newer, in two batches
+    await events.add_events(db, [_event(first, 100 + h, "searched") for h in range(8)])
+    await events.add_events(db, [_event(first, 90 + h * 20, "searched") for h in range(6)])
+    assert await _rollup_exact(db, ids) == 21
+    kept = await db.scalar(
+        text("SELECT recent FROM customer_event_recent WHERE customer_id = :c AND name = :n"),
+        {"c": first, "n": "searched"},
+    )
+    assert len(kept) == RECENT_EVENTS
+    assert kept[0] == NOW - timedelta(hours=90)
+    # the latest one deleted: the next older one comes back into the kept ones
+    await db.execute(
+        delete(TrackingEvent).where(
+            TrackingEvent.customer_id == first,
+            TrackingEvent.occurred_at == NOW - timedelta(hours=90),
+        )
+    )
+    assert await _rollup_exact(db, ids) == 20
 
     # the anonymous visitor identified: their events join the customer
     await events.join_anonymous_events(db, anonymous_id="anon-rollup", customer_id=second)
-    assert await _rollup_exact(db, ids) == 9
+    assert await _rollup_exact(db, ids) == 22
 
     # events moved to another customer (as a merge would move them)
     await db.execute(
         update(TrackingEvent).where(TrackingEvent.customer_id == first).values(customer_id=second)
     )
-    assert await _rollup_exact(db, ids) == 9
+    assert await _rollup_exact(db, ids) == 22
     rows = await db.execute(
         text("SELECT count(*) FROM customer_event_day WHERE customer_id = :c"), {"c": first}
     )
     assert rows.scalar() == 0  # days reaching zero are gone, not kept at 0
+    gone = text("SELECT count(*) FROM customer_event_recent WHERE customer_id = :c")
+    assert (await db.execute(gone, {"c": first})).scalar() == 0
 
     # events deleted (erasure), then a customer deleted with its events (cascade)
     await db.execute(
@@ -108,6 +140,15 @@ async def test_event_day_counts_follow_every_write(db: AsyncSession) -> None:
             TrackingEvent.customer_id == second, TrackingEvent.name == "searched"
         )
     )
+    assert await _rollup_exact(db, ids) == 8
+    # a rebuild puts damaged rollups right
+    await db.execute(
+        text("UPDATE customer_event_day SET n = n + 1 WHERE customer_id = :c"), {"c": second}
+    )
+    await db.execute(
+        text("DELETE FROM customer_event_recent WHERE customer_id = :c"), {"c": second}
+    )
+    await rebuild_events(db)
     assert await _rollup_exact(db, ids) == 8
     await db.execute(delete(Customer).where(Customer.id == second))
     assert await _rollup_exact(db, ids) == 0

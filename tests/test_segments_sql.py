@@ -16,15 +16,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, Phase, event, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.auth.principal import Principal
+from patron.config import get_settings
 from patron.kit.ids import new_id
 from patron.models import (
     Category,
@@ -39,7 +41,8 @@ from patron.models import (
     TrackingEvent,
     product_category,
 )
-from patron.segments import repository
+from patron.models.events import RECENT_EVENTS
+from patron.segments import compiler, repository
 from patron.segments.ast import (
     ITEM_KINDS,
     TIMES_OPS,
@@ -665,16 +668,23 @@ async def admin(db: AsyncSession, make_user: MakeUser) -> Principal:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a failure reports at once
 )
-@given(crowd=st.lists(people, min_size=1, max_size=6), tree=trees)
+@given(
+    crowd=st.lists(people, min_size=1, max_size=6),
+    tree=trees,
+    # how many latest events the compiler may read: counts beyond it take the daily rows
+    # (the table keeps RECENT_EVENTS; fewer sends the small counts drawn down both paths)
+    kept=st.sampled_from([1, 2, RECENT_EVENTS]),
+)
 async def test_the_sql_selects_exactly_the_customers_the_reference_reading_selects(
-    crowd: list[Person], tree: Node, db: AsyncSession, admin: Principal
+    crowd: list[Person], tree: Node, kept: int, db: AsyncSession, admin: Principal
 ) -> None:
     savepoint = await db.begin_nested()
     try:
         await _store(db, crowd, await _store_shop(db))
         text = to_text(tree)
         assert parse(text) == tree
-        compiled = compile_text(text, await repository.load_catalog(db), now=NOW)
+        with patch.object(compiler, "RECENT_EVENTS", kept):
+            compiled = compile_text(text, await repository.load_catalog(db), now=NOW)
         ids = {person.id for person in crowd}
         query = repository.member_ids(admin, compiled.where).where(Customer.id.in_(ids))
         found = set((await db.scalars(query)).all())
@@ -703,3 +713,52 @@ async def test_a_customer_without_metrics_counts_as_zero_orders_and_no_dates(
     assert not await selects("orders_count > 0")
     assert await selects("email consent = never_asked and not bought anything")
     assert (await db.scalar(select(Customer.id).where(Customer.id == customer.id))) is not None
+
+
+async def test_event_counts_beyond_the_latest_events_kept_stay_exact(
+    db: AsyncSession, admin: Principal
+) -> None:
+    """Thirteen views, the newest ten within 30 days (the tenth at the window's first
+    instant): counts up to ten read the latest ten kept events, beyond them the daily rows,
+    and both agree on either side of the border and of the window's first instant."""
+    customer = Customer(first_name="Busy")
+    db.add(customer)
+    await db.flush()
+    hours = [h * 24 for h in range(9)] + [30 * 24, 30 * 24 + 1, 40 * 24, 50 * 24]
+    db.add_all(
+        TrackingEvent(occurred_at=NOW - timedelta(hours=h), customer_id=customer.id,
+                      name="viewed_product", source="test")
+        for h in hours
+    )  # fmt: skip
+    await db.flush()
+    catalog = await repository.load_catalog(db)
+
+    async def selects(text: str, kept: int = RECENT_EVENTS) -> bool:
+        with patch.object(compiler, "RECENT_EVENTS", kept):
+            where = compile_text(text, catalog, now=NOW).where
+        query = repository.member_ids(admin, where).where(Customer.id == customer.id)
+        return (await db.scalar(query)) is not None
+
+    within = 'did "viewed_product" {} {} times within 30 days'
+    for kept in (RECENT_EVENTS, 1):  # the latest events, then the daily rows alone
+        assert await selects(within.format("at least", 10), kept)
+        assert not await selects(within.format("at least", 11), kept)
+        assert await selects(within.format("at most", 10), kept)
+        assert not await selects(within.format("at most", 9), kept)
+    ever = 'did "viewed_product" {} {} times'
+    assert await selects(ever.format("at least", 10))  # the tenth latest is kept
+    assert await selects(ever.format("at least", 13))  # beyond: from the daily rows
+    assert not await selects(ever.format("at least", 14))
+    assert await selects(ever.format("at most", 13))
+    assert not await selects(ever.format("at most", 10))  # needs the eleventh: daily rows
+    assert not await selects(ever.format("at most", 9))
+
+
+async def test_a_preview_runs_with_jit_off_and_the_segment_work_mem(
+    db: AsyncSession, admin: Principal
+) -> None:
+    where = compile_text('did "viewed_product" at least 2 times', await repository.load_catalog(db))
+    await repository.preview(db, repository.member_ids(admin, where.where))
+    setting = func.current_setting
+    assert await db.scalar(select(setting("jit"))) == "off"
+    assert await db.scalar(select(setting("work_mem"))) == f"{get_settings().segment_work_mem_mb}MB"

@@ -25,6 +25,7 @@ from patron.models.customers import (
 from patron.models.events import (
     AnonymousVisitor,
     CustomerEventDay,
+    CustomerEventRecent,
     TrackingEvent,
     TrackingEventKey,
 )
@@ -105,6 +106,7 @@ __all__ = [
     "CustomerCohortDaily",
     "CustomerEmail",
     "CustomerEventDay",
+    "CustomerEventRecent",
     "CustomerExternalId",
     "CustomerMetrics",
     "CustomerOrderFact",

@@ -12,7 +12,9 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     Date,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -77,6 +79,23 @@ class CustomerEventDay(Base):
     day: Mapped[date] = mapped_column(Date)
     customer_id: Mapped[uuid.UUID] = mapped_column()
     n: Mapped[int] = mapped_column(Integer)
+
+
+RECENT_EVENTS = 10  # how many of a customer's latest events of one name are kept
+
+
+class CustomerEventRecent(Base):
+    """The times of a customer's latest :data:`RECENT_EVENTS` events of one name, newest
+    first (ties repeated): "at least N times within D days" is ``recent[N] >= start``, one
+    row per customer instead of a row per day. Kept current by statement triggers on
+    ``tracking_event`` (migration 0028) in the transaction that adds, moves or deletes
+    events; a customer with no events of the name has no row."""
+
+    __tablename__ = "customer_event_recent"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    recent: Mapped[list[datetime]] = mapped_column(ARRAY(DateTime(timezone=True)))
 
 
 class TrackingEventKey(Base):

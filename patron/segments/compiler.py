@@ -30,6 +30,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -40,6 +41,7 @@ from patron.models import (
     Customer,
     CustomerAddress,
     CustomerEventDay,
+    CustomerEventRecent,
     CustomerMetrics,
     OrderLine,
     Product,
@@ -49,6 +51,7 @@ from patron.models import (
     product_category,
 )
 from patron.models.customers import CONSENT_CHANNELS, CONSENT_STATUSES
+from patron.models.events import RECENT_EVENTS
 from patron.segments.ast import (
     Ago,
     AllOf,
@@ -411,7 +414,8 @@ def _property(item: PropertyFilter) -> Clause:
 
 def _did(node: Did, ctx: Context) -> Clause:
     if not node.where:
-        return _did_by_day(node, ctx)
+        recently = _did_recently(node, ctx)
+        return _did_by_day(node, ctx) if recently is None else recently
     events = select(TrackingEvent.customer_id).where(
         TrackingEvent.customer_id.is_not(None), TrackingEvent.name == node.event
     )
@@ -421,6 +425,32 @@ def _did(node: Did, ctx: Context) -> Clause:
         events = events.where(_property(item))
     count = func.count()
     return _counted(TrackingEvent.customer_id, count, node.times_op, node.times, [], events)
+
+
+def _did_recently(node: Did, ctx: Context) -> Clause | None:
+    """``did`` without property filters from each customer's latest events
+    (``customer_event_recent``): at least N times since ``start`` means the N-th latest event
+    is at ``start`` or later; at most N times, that the (N+1)-th is not. One row per customer,
+    exact to the instant; None when N is beyond the events kept."""
+    nth = node.times if node.times_op == ">=" else node.times + 1
+    if nth <= 0:  # at least 0 times: everybody
+        return true()
+    if nth > RECENT_EVENTS:
+        return None
+    latest = CustomerEventRecent.recent[nth]
+    reached = latest.is_not(None) if node.within is None else latest >= shift(ctx.now, node.within)
+    # EXISTS, not IN: an anti- or semi-join under AND, and under OR an index probe of the
+    # primary key per customer when the set is too big to hash (an IN would rescan it)
+    found = (
+        exists()
+        .where(
+            CustomerEventRecent.customer_id == Customer.id,
+            CustomerEventRecent.name == node.event,
+            reached,
+        )
+        .correlate(Customer)
+    )
+    return found if node.times_op == ">=" else not_(found)
 
 
 def _did_by_day(node: Did, ctx: Context) -> Clause:

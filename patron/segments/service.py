@@ -148,6 +148,7 @@ async def refresh_segment(
     if segment.kind != "dynamic":
         raise Conflict("A static list changes only by hand.", code="segment_not_dynamic")
     compiled = await compile_for(db, segment.expression, now=now)
+    await repository.tune_for_segments(db)
     current = repository.all_member_ids(compiled.where)
     exited = await repository.remove_members(db, segment.id, keep=current)
     entered = await repository.add_members(db, segment.id, current)
