@@ -19,12 +19,15 @@ from patron.analytics.customers_report import staff_report
 from patron.analytics.period import ReportPeriod
 from patron.audit.service import SYSTEM
 from patron.config import Settings
+from patron.customers import bulk
+from patron.customers.schemas import BulkAction
 from patron.kit.ids import new_id
 from patron.models import Customer, Order, TimelineEntry
 from patron.users import service as users
 from tests.conftest import MakeUser, Persona, principal_for
 from tests.test_customer_rollups import DAY_ZERO, PEOPLE, apply, change_strategy
 from tests.test_reports_customers import Shop, at
+from tests.test_reports_sales import rolled_up
 
 # the timeline recounted, minus the rollup (and the other way round): both empty when exact
 MISSING = text(
@@ -46,6 +49,36 @@ EXTRA = text(
     """
 )
 KINDS = ["note", "call", "meeting", "email_logged", "order_placed"]
+
+# the owned orders recomputed from the order facts and the owners now
+_OWNED_RECOMPUTED = """
+    SELECT c.owner_id, f.channel_key, f.day, count(*), sum(f.net)
+    FROM customer_order_fact f JOIN customer c ON c.id = f.customer_id
+    WHERE c.owner_id IS NOT NULL AND c.merged_into_id IS NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+"""
+# the sums with the changes the job has not added yet: equal to the recomputation at any time
+_OWNED_PENDING = """
+    SELECT owner_id, channel_key, day, sum(orders), sum(net) FROM (
+        SELECT owner_id, channel_key, day, orders, net FROM staff_owned_daily
+        UNION ALL SELECT owner_id, channel_key, day, orders, net FROM staff_owned_change) x
+    GROUP BY 1, 2, 3 HAVING sum(orders) <> 0 OR sum(net) <> 0 ORDER BY 1, 2, 3
+"""
+_OWNED_STORED = (
+    "SELECT owner_id, channel_key, day, orders, net FROM staff_owned_daily ORDER BY 1, 2, 3"
+)
+
+
+async def assert_owned_exact(db: AsyncSession, *, folded: bool = True) -> None:
+    """The owned-order sums equal a recomputation: with the pending changes, or (``folded``,
+    once the job has added them all) by themselves, without rows left at zero."""
+    await db.flush()
+    recomputed = (await db.execute(text(_OWNED_RECOMPUTED))).all()
+    assert (await db.execute(text(_OWNED_PENDING))).all() == recomputed
+    if folded:
+        assert await db.scalar(text("SELECT count(*) FROM staff_owned_change")) == 0
+        assert (await db.execute(text(_OWNED_STORED))).all() == recomputed
+
+
 ACTORS = ["user", "api_key", "system"]
 
 
@@ -123,6 +156,9 @@ staff_change_strategy = st.one_of(
     st.tuples(st.just("unlog"), st.integers(0, 99)),
     st.tuples(st.just("owner"), st.integers(0, PEOPLE - 1), st.integers(-1, 3)),
     st.tuples(st.just("merged"), st.integers(0, PEOPLE - 1)),
+    st.tuples(  # the customer list's bulk "set owner": one statement
+        st.just("owners"), st.sets(st.integers(0, PEOPLE - 1), min_size=1), st.integers(-1, 3)
+    ),
 )
 
 
@@ -154,6 +190,18 @@ async def change_staff_work(
     elif kind == "owner":
         customer = customers[change[1]]
         customer.owner_id = staff[change[2]].user.id if change[2] >= 0 else None
+    elif kind == "owners":
+        owner = staff[change[2]].user.id if change[2] >= 0 else None
+        action = BulkAction(
+            action="set_owner", ids=[customers[n].id for n in change[1]], owner_id=owner
+        )
+        admin = await principal_for(db, staff[3].user)
+        await db.flush()
+        await bulk.apply(
+            db, shop.settings, principal=admin, action=action.model_copy(update={"confirm": True})
+        )
+        for customer in customers:
+            await db.refresh(customer)
     elif kind == "merged":
         customer = customers[change[1]]
         customer.merged_into_id = next(c.id for c in customers if c is not customer)
@@ -218,6 +266,9 @@ async def test_the_staff_report_from_rollups_equals_the_raw_report_after_random_
         for change in written + changes:
             await change_staff_work(shop, staff, orders, entries, change)
         await assert_exact(db)
+        await assert_owned_exact(db, folded=False)
+        await rolled_up(db)  # the job adds up what is pending
+        await assert_owned_exact(db)
 
         first = DAY_ZERO + timedelta(days=start)
         period = ReportPeriod(

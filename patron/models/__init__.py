@@ -60,6 +60,8 @@ from patron.models.reports import (
     RollupQueue,
     RollupState,
     SalesDaily,
+    StaffOwnedChange,
+    StaffOwnedDaily,
     WeeklySummarySent,
 )
 from patron.models.rfm import RfmCutPoints
@@ -148,6 +150,8 @@ __all__ = [
     "ShipmentEvent",
     "StaffActivityDaily",
     "StaffNotification",
+    "StaffOwnedChange",
+    "StaffOwnedDaily",
     "StaffSession",
     "StaffUser",
     "StoreBackfill",

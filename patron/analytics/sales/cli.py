@@ -24,20 +24,21 @@ def rebuild(
 ) -> None:
     """Recompute the daily sales and product rollups (and the monthly product rows) from the
     orders, a month per transaction, then the products bought together (the last year's) and
-    the customer and cohort rollups (all of them, in one transaction). From the first order
+    the customer and cohort rollups and the staff report's owned orders (all of them, in one
+    transaction), then the staff report's timeline counts. From the first order
     (no --from), it also records the product rollup as filled (an upgraded database).
 
     Safe while Patron runs: each day is locked while it is recomputed; order changes wait
     while the customer rollups are rebuilt.
     """
-    from patron.analytics import customer_rollups, product_rollups, rollups
+    from patron.analytics import customer_rollups, product_rollups, rollups, staff_rollups
     from patron.analytics.period import InvalidPeriod, period_of
     from patron.cli import _database_url, fail
     from patron.db.engine import Database
 
     settings = get_settings()
 
-    async def main() -> tuple[int, int]:
+    async def main() -> tuple[int, int, int]:
         database = Database(_database_url(settings), pool_size=2)
         try:
             today = utcnow().date()
@@ -56,13 +57,19 @@ def rebuild(
                     await product_rollups.mark_filled(db)
                 await product_rollups.refresh_pairs(db, today=today)
             async with database.transaction() as db:
-                return days, await customer_rollups.rebuild(db)
+                facts = await customer_rollups.rebuild(db)
+            async with database.transaction() as db:
+                return days, facts, await staff_rollups.rebuild_activity(db)
         finally:
             await database.dispose()
 
-    days, facts = asyncio.run(main())
+    days, facts, activity = asyncio.run(main())
     typer.echo(
         f"Rebuilt {days} day, channel and currency row(s) of the sales and product rollups,"
         " and the products bought together."
     )
-    typer.echo(f"Rebuilt the customer rollups from {facts} order fact(s).")
+    typer.echo(
+        f"Rebuilt the customer rollups and the staff report's owned orders from {facts}"
+        " order fact(s)."
+    )
+    typer.echo(f"Rebuilt the staff report's {activity} daily timeline count(s).")
