@@ -21,7 +21,9 @@ and written to ``customer_rollup_change`` (signed rows: -1 removed, +1 written),
 statement. The difference comes from the stored facts, never from the change itself, so a
 replayed or retried change appends nothing; changes of the same customer take turns on an
 advisory lock, and changes of different customers never wait for each other (they only
-append rows). The ``reports.rollup_queued`` job (queued by the change, as for the sales
+append rows). The same statement appends the staff report's owned-order changes
+(:mod:`patron.analytics.staff_rollups`, after locking the customers' rows against an owner
+change). The ``reports.rollup_queued`` job (queued by the change, as for the sales
 rollup) adds the pending changes to the two sums with :func:`fold_changes`, oldest first, a
 batch per transaction, deleting the rows it adds in that transaction (rows another run is
 taking are skipped, so each change is added once): the customer figures follow order changes

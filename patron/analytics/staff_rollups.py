@@ -2,19 +2,17 @@
 
 ``staff_owned_daily`` (owner_id, channel_key, day, orders, net) adds up the order facts
 (``customer_order_fact``) of the live (not merged) customers who have an owner, by the owner
-they have *now*.
-Two kinds of change move it, and both only append signed rows to ``staff_owned_change``,
-which the ``reports.rollup_queued`` job adds up (:func:`fold_changes`, oldest first, a batch
-per transaction, each row once), so no writer updates a shared sum row:
+they have *now*. Two kinds of change move it, and both only append signed rows to
+``staff_owned_change``, which the ``reports.rollup_queued`` job adds up (:func:`fold_changes`,
+oldest first, a batch per transaction, each row once), so no writer updates a shared sum row:
 
-- an order change rewrites the customer's facts (:func:`patron.analytics.customer_rollups.refresh`)
-  and, in the same statement, appends the facts written minus the facts removed under the
-  owner of the customer each fact belongs to (:data:`OWNED_CHANGES`);
+- an order change rewrites the customer's facts (``customer_rollups.refresh``) and, in the
+  same statement, appends the facts written minus the facts removed, each under the owner of
+  the customer the fact belongs to (:func:`owned_changes`);
 - a change of owner (any ``UPDATE`` of ``customer``: an edit, the bulk set-owner, an import,
   a merge, which also marks the merged customer, a staff user deleted, which sets owners to
-  NULL) or a customer deleted appends,
-  from a statement trigger (migration 0027, set-based for bulk updates), the customer's
-  facts under the old owner negated and under the new one.
+  NULL) or a customer deleted appends, from a statement trigger (migration 0027, set-based
+  for bulk updates), the customer's facts negated under the old owner and under the new one.
 
 The two must not miss each other: the order change locks its customers' rows ``FOR SHARE``
 (:data:`LOCK_OWNERS`) before it rewrites their facts, so an owner change either commits first
