@@ -28,6 +28,7 @@ from patron.customers import bulk, merge, metrics
 from patron.customers import service as customers
 from patron.customers.schemas import BulkAction
 from patron.db.engine import Database
+from patron.demo_shop.seed import seed_shop
 from patron.kit.ids import new_id
 from patron.models import Customer, Order, StaffUser, TimelineEntry
 from patron.models.reports import ALL_CHANNELS
@@ -500,3 +501,15 @@ async def test_an_owner_change_racing_an_order_change_or_the_job_loses_and_doubl
         )
         owners = await db.scalar(text("SELECT array_agg(DISTINCT owner_id) FROM staff_owned_daily"))
     assert (orders, owners) == (3, [first])
+
+
+async def test_the_demo_shop_comes_with_its_owned_orders_filled(
+    db: AsyncSession, settings: Settings, make_user: MakeUser
+) -> None:
+    for role in ("sales", "manager"):  # demo staff, who own about half of the customers
+        (await make_user(role)).user.is_demo = True
+    await db.flush()
+    summary = await seed_shop(db, settings, customers=40, seed=5)
+    assert summary.created
+    await assert_owned_exact(db)  # bulk-loaded: filled by the loader, nothing pending
+    assert await db.scalar(text("SELECT count(*) FROM staff_owned_daily"))
