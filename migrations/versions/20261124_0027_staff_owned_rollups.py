@@ -32,23 +32,27 @@ def _owner(row: str) -> str:
 
 
 _CHANGED = f"JOIN new_rows n ON n.id = o.id WHERE {_owner('o')} IS DISTINCT FROM {_owner('n')}"
-# the customers whose owner the statement changed (or merged them away): -1 under the old
-# owner, +1 under the new
-_MOVED = f"""
-    SELECT o.id, {_owner("o")} AS owner_id, -1 AS sign FROM old_rows o {_CHANGED}
-    UNION ALL
-    SELECT n.id, {_owner("n")}, 1 FROM old_rows o {_CHANGED}
-"""  # noqa: S608 (constant fragments)
-_DELETED = f"SELECT id, {_owner('old_rows')} AS owner_id, -1 AS sign FROM old_rows"  # noqa: S608
+# the customers whose owner the statement changed (or that it merged away), with the owner
+# before and after; and the deleted customers (no owner after)
+_MOVED = f"SELECT o.id, {_owner('o')} AS was, {_owner('n')} AS now FROM old_rows o {_CHANGED}"  # noqa: S608
+_DELETED = f"SELECT id, {_owner('old_rows')} AS was, NULL::uuid AS now FROM old_rows"  # noqa: S608
 
 
 def _append(moved: str) -> str:
+    """The moved customers' facts, added up per (was, now, channel, day) first (a bulk change
+    of many customers between few owners is few groups), then -1 under ``was`` and +1 under
+    ``now``."""
     return f"""
         INSERT INTO staff_owned_change (owner_id, channel_key, day, orders, net)
-        SELECT m.owner_id, f.channel_key, f.day, sum(m.sign), sum(m.sign * f.net)
-        FROM ({moved}) m JOIN customer_order_fact f ON f.customer_id = m.id
-        WHERE m.owner_id IS NOT NULL
-        GROUP BY 1, 2, 3 HAVING sum(m.sign) <> 0 OR sum(m.sign * f.net) <> 0
+        SELECT s.owner_id, g.channel_key, g.day, sum(s.sign * g.n), sum(s.sign * g.net)
+        FROM (
+            SELECT m.was, m.now, f.channel_key, f.day, count(*) AS n, sum(f.net) AS net
+            FROM ({moved}) m JOIN customer_order_fact f ON f.customer_id = m.id
+            GROUP BY 1, 2, 3, 4
+        ) g
+        CROSS JOIN LATERAL (VALUES (g.was, -1), (g.now, 1)) s(owner_id, sign)
+        WHERE s.owner_id IS NOT NULL
+        GROUP BY 1, 2, 3 HAVING sum(s.sign * g.n) <> 0 OR sum(s.sign * g.net) <> 0
         ORDER BY 1, 2, 3;
     """  # noqa: S608 (constant fragments)
 
