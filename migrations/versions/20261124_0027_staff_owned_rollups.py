@@ -6,7 +6,9 @@ through the append-only ``staff_owned_change``, added up by the ``reports.rollup
 (``patron/analytics/staff_rollups.py``): order changes append their facts' difference under
 the customer's owner; a statement trigger on ``customer`` appends, for every customer whose
 owner changed in the statement (or that was merged into another, or deleted), its facts
-negated under the old owner and under the new one. A merged customer counts for no owner. Filled here from the facts.
+negated under the old owner and under the new one. A merged customer counts for no owner.
+Also ``ix_customer_order_fact_order``: an order change found the facts of its customer's
+orders by scanning every fact. Filled here from the facts.
 
 Revision ID: 0027
 Revises: 0026
@@ -100,6 +102,9 @@ def upgrade() -> None:
         sa.Column("net", sa.Numeric(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_owned_change")),
     )
+    # an order change rewrites the facts of its customers' orders (also those that were
+    # another customer's): by index, not by scanning every fact
+    op.create_index("ix_customer_order_fact_order", "customer_order_fact", ["order_id"])
     # owners and order changes wait while the sums are filled (none is missed or counted twice)
     op.execute("LOCK TABLE customer, customer_order_fact IN SHARE MODE")
     op.execute(FILL_OWNED)
@@ -117,3 +122,4 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION patron_staff_owned_change()")
     op.drop_table("staff_owned_change")
     op.drop_table("staff_owned_daily")
+    op.drop_index("ix_customer_order_fact_order", table_name="customer_order_fact")

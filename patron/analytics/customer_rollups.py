@@ -112,9 +112,7 @@ _CHANGE_COLUMNS = f"{_SIGNED}, sign"
 _REFRESH = text(
     f"""
     WITH gone AS (
-        DELETE FROM customer_order_fact
-        WHERE customer_id = ANY(:ids)
-           OR order_id IN (SELECT id FROM shop_order WHERE customer_id = ANY(:ids))
+        DELETE FROM customer_order_fact WHERE id IN ({staff_rollups.FACTS_OF_CUSTOMERS})
         RETURNING customer_id, {_SIGNED}
     ), made AS (
         INSERT INTO customer_order_fact ({_FACT_COLUMNS})

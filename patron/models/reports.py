@@ -215,6 +215,8 @@ class CustomerOrderFact(Base):
     __tablename__ = "customer_order_fact"
     __table_args__ = (
         Index("ix_customer_order_fact_customer", "customer_id"),
+        # the facts of orders that moved to another customer (a merge), rewritten with theirs
+        Index("ix_customer_order_fact_order", "order_id"),
         # a period's facts by index-only scan: the staff report's orders of owned customers
         Index(
             "ix_customer_order_fact_period",
