@@ -56,7 +56,7 @@ STAFF_SQL = text(
                round(sum((o.total - o.refunded_total) * o.exchange_rate), 2) AS revenue
         FROM shop_order o JOIN customer c ON c.id = o.customer_id
         WHERE o.cancelled_at IS NULL AND o.placed_at >= :since AND o.placed_at < :until
-          AND c.owner_id IS NOT NULL
+          AND c.owner_id IS NOT NULL AND c.merged_into_id IS NULL
           AND (CAST(:channel AS text) IS NULL OR o.channel_id = (
                 SELECT id FROM channel WHERE name = CAST(:channel AS text)))
         GROUP BY c.owner_id

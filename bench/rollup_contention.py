@@ -5,7 +5,8 @@ each place one order of the same day and channel, then stay open ``--hold`` seco
 (the rest of a receipt's processing), all at once; prints the wall time until all committed,
 three times. If the rollup serialises them it is about N × hold; if not, about one hold.
 Then the same N transactions in hand-written SQL, the two bounds: each appends a row (never
-waits), and each adds to one shared row (they take turns).
+waits), and each adds to one shared row (they take turns). ``--owned``: the customers all
+have one owner (the staff report's owned-order sums must not make them take turns either).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from patron.db.engine import Database
 from patron.models import Customer
 from patron.orders import service as orders
 from patron.orders.service import LineRequest
+from patron.users import service as users
 
 
-async def _run(url: str, count: int, hold: float) -> None:
+async def _run(url: str, count: int, hold: float, *, owned: bool) -> None:
     settings = Settings(
         _env_file=None,
         environment="test",
@@ -41,7 +43,22 @@ async def _run(url: str, count: int, hold: float) -> None:
         web = await orders.create_channel(
             db, actor=SYSTEM, name=f"Web {time.time_ns()}", kind="online_store"
         )
-        customers = [Customer(first_name="Ada", last_name=f"Buyer {n}") for n in range(count)]
+        owner = None
+        if owned:  # all of one sales rep's: the staff report's owned-order sums
+            await users.ensure_builtin_roles(db)
+            owner = await users.create_user(
+                db,
+                settings,
+                actor=SYSTEM,
+                email=f"rep-{time.time_ns()}@bench.test",
+                name="Bench Rep",
+                role="sales",
+                send_invite=False,
+            )
+        customers = [
+            Customer(first_name="Ada", last_name=f"Buyer {n}", owner_id=owner.id if owner else None)
+            for n in range(count)
+        ]
         db.add_all(customers)
     when = datetime.now(UTC) - timedelta(days=1)
 
@@ -104,8 +121,11 @@ def main() -> None:
     parser.add_argument("url", help="a migrated, disposable database")
     parser.add_argument("--count", type=int, default=8)
     parser.add_argument("--hold", type=float, default=0.2)
+    parser.add_argument(
+        "--owned", action="store_true", help="the customers all have one owner (a sales rep)"
+    )
     arguments = parser.parse_args()
-    asyncio.run(_run(arguments.url, arguments.count, arguments.hold))
+    asyncio.run(_run(arguments.url, arguments.count, arguments.hold, owned=arguments.owned))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from patron.analytics import customer_rollups, rollups
+from patron.analytics import customer_rollups, rollups, staff_rollups
 from patron.analytics import customers_repository as repository
 from patron.analytics.customers_repository import OrderScope
 from patron.analytics.period import ReportPeriod
@@ -100,8 +100,9 @@ async def apply(shop: Shop, orders: list[Order], change: tuple[Any, ...]) -> Non
         placed = (DAY_ZERO + timedelta(days=day)).isoformat()
         orders.append(await shop.order(names[whose], placed, total, channel=channel))
         touched = {orders[-1].customer_id}
-    elif kind == "fold":
+    elif kind == "fold":  # each of the job's folds takes a batch
         await customer_rollups.fold_changes(db, limit=change[1])
+        await staff_rollups.fold_changes(db, limit=change[1])
         return
     elif kind == "merge":  # as a merge: the orders move, the survivor alone is refreshed
         merged, survivor = shop.customers[names[change[1]]], shop.customers[names[change[2]]]

@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
-from patron.analytics import customer_rollups, rollups
+from patron.analytics import customer_rollups, rollups, staff_rollups
 from patron.analytics.sales.tasks import rollup_nightly
 from patron.audit.service import SYSTEM
 from patron.cli import app as cli
@@ -99,6 +99,7 @@ async def rolled_up(db: AsyncSession) -> None:
     the test's own transaction)."""
     await rollups.take_queued(db, limit=10_000)
     await customer_rollups.fold_changes(db, limit=10_000)
+    await staff_rollups.fold_changes(db, limit=10_000)
 
 
 async def channel(db: AsyncSession, name: str) -> Channel:

@@ -5,7 +5,11 @@ after random changes of entries, orders and owners."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,16 +19,32 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.analytics import customer_rollups, rollups, staff_rollups
 from patron.analytics.customers_report import staff_report
 from patron.analytics.period import ReportPeriod
 from patron.audit.service import SYSTEM
 from patron.config import Settings
+from patron.customers import bulk, merge, metrics
+from patron.customers import service as customers
+from patron.customers.schemas import BulkAction
+from patron.db.engine import Database
+from patron.demo_shop.seed import seed_shop
 from patron.kit.ids import new_id
-from patron.models import Customer, Order, TimelineEntry
+from patron.models import Customer, Order, StaffUser, TimelineEntry
+from patron.models.reports import ALL_CHANNELS
 from patron.users import service as users
-from tests.conftest import MakeUser, Persona, principal_for
+from patron.worker.app import set_runtime
+from tests.conftest import (
+    PASSWORD,
+    IsolatedDatabase,
+    MakeUser,
+    Persona,
+    make_settings,
+    principal_for,
+)
 from tests.test_customer_rollups import DAY_ZERO, PEOPLE, apply, change_strategy
 from tests.test_reports_customers import Shop, at
+from tests.test_reports_sales import rolled_up
 
 # the timeline recounted, minus the rollup (and the other way round): both empty when exact
 MISSING = text(
@@ -46,6 +66,36 @@ EXTRA = text(
     """
 )
 KINDS = ["note", "call", "meeting", "email_logged", "order_placed"]
+
+# the owned orders recomputed from the order facts and the owners now
+_OWNED_RECOMPUTED = """
+    SELECT c.owner_id, f.channel_key, f.day, count(*), sum(f.net)
+    FROM customer_order_fact f JOIN customer c ON c.id = f.customer_id
+    WHERE c.owner_id IS NOT NULL AND c.merged_into_id IS NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+"""
+# the sums with the changes the job has not added yet: equal to the recomputation at any time
+_OWNED_PENDING = """
+    SELECT owner_id, channel_key, day, sum(orders), sum(net) FROM (
+        SELECT owner_id, channel_key, day, orders, net FROM staff_owned_daily
+        UNION ALL SELECT owner_id, channel_key, day, orders, net FROM staff_owned_change) x
+    GROUP BY 1, 2, 3 HAVING sum(orders) <> 0 OR sum(net) <> 0 ORDER BY 1, 2, 3
+"""
+_OWNED_STORED = (
+    "SELECT owner_id, channel_key, day, orders, net FROM staff_owned_daily ORDER BY 1, 2, 3"
+)
+
+
+async def assert_owned_exact(db: AsyncSession, *, folded: bool = True) -> None:
+    """The owned-order sums equal a recomputation: with the pending changes, or (``folded``,
+    once the job has added them all) by themselves, without rows left at zero."""
+    await db.flush()
+    recomputed = (await db.execute(text(_OWNED_RECOMPUTED))).all()
+    assert (await db.execute(text(_OWNED_PENDING))).all() == recomputed
+    if folded:
+        assert await db.scalar(text("SELECT count(*) FROM staff_owned_change")) == 0
+        assert (await db.execute(text(_OWNED_STORED))).all() == recomputed
+
+
 ACTORS = ["user", "api_key", "system"]
 
 
@@ -123,6 +173,9 @@ staff_change_strategy = st.one_of(
     st.tuples(st.just("unlog"), st.integers(0, 99)),
     st.tuples(st.just("owner"), st.integers(0, PEOPLE - 1), st.integers(-1, 3)),
     st.tuples(st.just("merged"), st.integers(0, PEOPLE - 1)),
+    st.tuples(  # the customer list's bulk "set owner": one statement
+        st.just("owners"), st.sets(st.integers(0, PEOPLE - 1), min_size=1), st.integers(-1, 3)
+    ),
 )
 
 
@@ -154,6 +207,18 @@ async def change_staff_work(
     elif kind == "owner":
         customer = customers[change[1]]
         customer.owner_id = staff[change[2]].user.id if change[2] >= 0 else None
+    elif kind == "owners":
+        owner = staff[change[2]].user.id if change[2] >= 0 else None
+        action = BulkAction(
+            action="set_owner", ids=[customers[n].id for n in change[1]], owner_id=owner
+        )
+        admin = await principal_for(db, staff[3].user)
+        await db.flush()
+        await bulk.apply(
+            db, shop.settings, principal=admin, action=action.model_copy(update={"confirm": True})
+        )
+        for customer in customers:
+            await db.refresh(customer)
     elif kind == "merged":
         customer = customers[change[1]]
         customer.merged_into_id = next(c.id for c in customers if c is not customer)
@@ -218,6 +283,9 @@ async def test_the_staff_report_from_rollups_equals_the_raw_report_after_random_
         for change in written + changes:
             await change_staff_work(shop, staff, orders, entries, change)
         await assert_exact(db)
+        await assert_owned_exact(db, folded=False)
+        await rolled_up(db)  # the job adds up what is pending
+        await assert_owned_exact(db)
 
         first = DAY_ZERO + timedelta(days=start)
         period = ReportPeriod(
@@ -260,3 +328,188 @@ async def test_record_scoped_readers_see_only_their_own_or_their_teams_rows_from
     assert set(team) == {manager.email, rep.email}
     assert outsider.email not in team
     assert set(await rows(admin)) >= {manager.email, rep.email, outsider.email}
+
+
+# -- the owned orders follow every way a customer's owner changes ------------------------------
+
+
+async def owned_orders(db: AsyncSession, persona: Persona) -> tuple[int, Any]:
+    """A person's orders and revenue of owned customers in March 2025, from the rollup."""
+    await rolled_up(db)
+    await assert_owned_exact(db)
+    found = (
+        await db.execute(
+            text(
+                "SELECT coalesce(sum(orders), 0), coalesce(sum(net), 0) FROM staff_owned_daily"
+                " WHERE owner_id = :owner AND channel_key = :all"
+            ),
+            {"owner": persona.user.id, "all": ALL_CHANNELS},
+        )
+    ).one()
+    return int(found[0]), found[1]
+
+
+async def test_the_owned_orders_move_with_every_change_of_owner(
+    db: AsyncSession, settings: Settings, staff: list[Persona], make_user: MakeUser
+) -> None:
+    _, rep, outsider, admin = staff
+    leaver = await make_user("sales")
+    shop = Shop(db, settings)
+    ann = await shop.customer("Ann", owner=rep)
+    bob = await shop.customer("Bob", owner=rep)
+    await shop.order("Ann", "2025-03-03", "10.00")
+    await shop.order("Bob", "2025-03-04", "20.00")
+    await shop.refresh()
+    assert await owned_orders(db, rep) == (2, Decimal("30.00"))
+
+    # a single edit moves all of Ann's orders, and only hers
+    reader = await principal_for(db, admin.user)
+    await customers.update_customer(
+        db, settings, actor=reader.actor, customer=ann, changes={"owner_id": outsider.user.id}
+    )
+    assert await owned_orders(db, rep) == (1, Decimal("20.00"))
+    assert await owned_orders(db, outsider) == (1, Decimal("10.00"))
+
+    # a merge: Bob's order moves to Ann (and to her owner), Bob counts for nobody
+    await merge.merge(db, settings, principal=reader, survivor=ann, merged=bob)
+    assert await owned_orders(db, rep) == (0, 0)
+    assert await owned_orders(db, outsider) == (2, Decimal("30.00"))
+
+    # a staff member removed: their customers have no owner, the figures go with them
+    cat = await shop.customer("Cat", owner=leaver)
+    await shop.order("Cat", "2025-03-05", "5.00")
+    await shop.refresh()
+    assert await owned_orders(db, leaver) == (1, Decimal("5.00"))
+    await db.execute(delete(StaffUser).where(StaffUser.id == leaver.user.id))
+    assert await owned_orders(db, leaver) == (0, 0)
+
+    # a customer deleted (with SQL: their orders go by the cascade)
+    cat.owner_id = rep.user.id
+    await assert_owned_exact(db, folded=False)
+    await db.execute(delete(Customer).where(Customer.id == ann.id))
+    assert await owned_orders(db, outsider) == (0, 0)
+
+
+async def test_a_rebuild_recomputes_the_owned_orders_and_the_timeline_counts(
+    db: AsyncSession, settings: Settings, staff: list[Persona]
+) -> None:
+    rep = staff[1]
+    shop = Shop(db, settings)
+    await shop.customer("Ann", owner=rep)
+    await shop.order("Ann", "2025-03-03", "10.00")
+    db.add(entry(shop.customers["Ann"], rep, "note", 427))
+    await shop.refresh()
+    await db.execute(text("UPDATE staff_owned_daily SET orders = orders + 5"))
+    await db.execute(text("DELETE FROM staff_activity_daily"))
+    await shop.order("Ann", "2025-03-04", "1.00")  # a change the job has not added up yet
+    await metrics.refresh(db, settings, [shop.customers["Ann"].id])
+
+    await customer_rollups.rebuild(db)
+    assert await staff_rollups.rebuild_activity(db) == 1
+    await assert_owned_exact(db)  # the pending change is counted by the rebuild, and dropped
+    await assert_exact(db)
+    assert await owned_orders(db, rep) == (2, Decimal("11.00"))
+
+
+# -- an owner change racing an order change or the job: nothing lost, nothing counted twice ----
+
+
+async def _owned_ones(database: Database, settings: Settings) -> tuple[uuid.UUID, ...]:
+    """Two sales reps and Ann, the first one's customer, with one order, all added up."""
+    async with database.transaction() as db:
+        reps = [
+            await users.create_user(
+                db,
+                settings,
+                actor=SYSTEM,
+                email=f"rep{number}@shop.test",
+                name=f"Rep {number}",
+                role="sales",
+                password=PASSWORD,
+                send_invite=False,
+            )
+            for number in range(2)
+        ]
+        shop = Shop(db, settings)
+        ann = await shop.customer("Ann")
+        ann.owner_id = reps[0].id
+        await shop.order("Ann", "2025-03-03", "10.00")
+        await metrics.refresh(db, settings, [ann.id])
+    await rollups.refresh_queued()
+    return reps[0].id, reps[1].id, ann.id
+
+
+async def _order(database: Database, settings: Settings, ann: uuid.UUID, done: Any) -> None:
+    """Another order of Ann's, committed once ``done`` is set."""
+    async with database.transaction() as db:
+        shop = Shop(db, settings)
+        shop.customers["Ann"] = await db.get_one(Customer, ann)
+        await shop.order("Ann", "2025-03-04", "5.00")
+        await metrics.refresh(db, settings, [ann])
+        await done.wait()
+
+
+async def _new_owner(database: Database, ann: uuid.UUID, owner: uuid.UUID, done: Any) -> None:
+    async with database.transaction() as db:
+        await db.execute(update(Customer).where(Customer.id == ann).values(owner_id=owner))
+        await done.wait()
+
+
+async def test_an_owner_change_racing_an_order_change_or_the_job_loses_and_doubles_nothing(
+    isolated_database: IsolatedDatabase, tmp_path: Path
+) -> None:
+    settings = make_settings(isolated_database.url, tmp_path)
+    set_runtime(settings, isolated_database.database)
+    database = isolated_database.database
+    first, second, ann = await _owned_ones(database, settings)
+
+    async def settled() -> None:
+        await rollups.refresh_queued()
+        assert await rollups.refresh_queued() == 0  # everything taken once
+        async with database.transaction() as db:
+            await assert_owned_exact(db)
+
+    # the order change first: the owner change waits for it, then moves its order too
+    go, go_owner = asyncio.Event(), asyncio.Event()
+    go_owner.set()  # commits as soon as its update is done
+    ordering = asyncio.create_task(_order(database, settings, ann, go))
+    await asyncio.sleep(0.3)
+    moving = asyncio.create_task(_new_owner(database, ann, second, go_owner))
+    await asyncio.sleep(0.3)
+    assert not moving.done()  # waits for the order change's lock on Ann
+    go.set()
+    await asyncio.gather(ordering, moving)
+    await settled()
+
+    # the owner change first: the order change waits, then counts under the new owner
+    go, go_order = asyncio.Event(), asyncio.Event()
+    moving = asyncio.create_task(_new_owner(database, ann, first, go))
+    await asyncio.sleep(0.3)
+    ordering = asyncio.create_task(_order(database, settings, ann, go_order))
+    go_order.set()
+    await asyncio.sleep(0.3)
+    assert not ordering.done()
+    # the job meanwhile adds up what is committed, without waiting for either
+    assert await asyncio.wait_for(rollups.refresh_queued(), timeout=5) == 0
+    go.set()
+    await asyncio.gather(moving, ordering)
+    await settled()
+    async with database.transaction() as db:
+        orders = await db.scalar(
+            text("SELECT sum(orders) FROM staff_owned_daily WHERE channel_key = :all"),
+            {"all": ALL_CHANNELS},
+        )
+        owners = await db.scalar(text("SELECT array_agg(DISTINCT owner_id) FROM staff_owned_daily"))
+    assert (orders, owners) == (3, [first])
+
+
+async def test_the_demo_shop_comes_with_its_owned_orders_filled(
+    db: AsyncSession, settings: Settings, make_user: MakeUser
+) -> None:
+    for role in ("sales", "manager"):  # demo staff, who own about half of the customers
+        (await make_user(role)).user.is_demo = True
+    await db.flush()
+    summary = await seed_shop(db, settings, customers=40, seed=5)
+    assert summary.created
+    await assert_owned_exact(db)  # bulk-loaded: filled by the loader, nothing pending
+    assert await db.scalar(text("SELECT count(*) FROM staff_owned_daily"))

@@ -21,14 +21,15 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from patron.analytics.staff_rollups import ACTIVITY_KEY, FILL_ACTIVITY, STAFF_ENTRIES
+
 revision: str = "0024"
 down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# the staff actors of patron.models.timeline.STAFF_ACTORS
-_STAFF = "actor_type IN ('user', 'api_key') AND actor_id IS NOT NULL"
-_KEY = "actor_id, kind, (occurred_at AT TIME ZONE 'UTC')::date"
+_STAFF = STAFF_ENTRIES  # the staff actors of patron.models.timeline.STAFF_ACTORS
+_KEY = ACTIVITY_KEY
 
 ACTIVITY_FUNCTION = f"""
 CREATE FUNCTION patron_staff_activity_daily() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -56,10 +57,6 @@ ACTIVITY_TRIGGERS = {
     "UPDATE": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
     "DELETE": "REFERENCING OLD TABLE AS old_rows",
 }
-FILL_ACTIVITY = f"""
-INSERT INTO staff_activity_daily (actor_id, kind, day, n)
-SELECT {_KEY}, count(*) FROM timeline_entry WHERE {_STAFF} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-"""  # noqa: S608 (constant fragments)
 
 
 def upgrade() -> None:

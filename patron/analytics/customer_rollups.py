@@ -21,7 +21,9 @@ and written to ``customer_rollup_change`` (signed rows: -1 removed, +1 written),
 statement. The difference comes from the stored facts, never from the change itself, so a
 replayed or retried change appends nothing; changes of the same customer take turns on an
 advisory lock, and changes of different customers never wait for each other (they only
-append rows). The ``reports.rollup_queued`` job (queued by the change, as for the sales
+append rows). The same statement appends the staff report's owned-order changes
+(:mod:`patron.analytics.staff_rollups`, after locking the customers' rows against an owner
+change). The ``reports.rollup_queued`` job (queued by the change, as for the sales
 rollup) adds the pending changes to the two sums with :func:`fold_changes`, oldest first, a
 batch per transaction, deleting the rows it adds in that transaction (rows another run is
 taking are skipped, so each change is added once): the customer figures follow order changes
@@ -42,6 +44,7 @@ from collections.abc import Collection
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.analytics import staff_rollups
 from patron.models.reports import ALL_CHANNELS
 from patron.worker.enqueue import enqueue_once
 
@@ -109,22 +112,20 @@ _CHANGE_COLUMNS = f"{_SIGNED}, sign"
 _REFRESH = text(
     f"""
     WITH gone AS (
-        DELETE FROM customer_order_fact
-        WHERE customer_id = ANY(:ids)
-           OR order_id IN (SELECT id FROM shop_order WHERE customer_id = ANY(:ids))
-        RETURNING {_SIGNED}
+        DELETE FROM customer_order_fact WHERE id IN ({staff_rollups.FACTS_OF_CUSTOMERS})
+        RETURNING customer_id, {_SIGNED}
     ), made AS (
         INSERT INTO customer_order_fact ({_FACT_COLUMNS})
         {facts_sql("o.customer_id = ANY(:ids)")}
-        RETURNING {_SIGNED}
+        RETURNING customer_id, {_SIGNED}
     ), appended AS (
         INSERT INTO customer_rollup_change ({_CHANGE_COLUMNS})
-        SELECT *, 1 FROM (SELECT * FROM made EXCEPT ALL SELECT * FROM gone) written
+        SELECT *, 1 FROM (SELECT {_SIGNED} FROM made EXCEPT ALL SELECT {_SIGNED} FROM gone) w
         UNION ALL
-        SELECT *, -1 FROM (SELECT * FROM gone EXCEPT ALL SELECT * FROM made) removed
+        SELECT *, -1 FROM (SELECT {_SIGNED} FROM gone EXCEPT ALL SELECT {_SIGNED} FROM made) r
         RETURNING 1
-    )
-    SELECT count(*) FROM appended
+    ), owned AS ({staff_rollups.owned_changes("made", "gone")})
+    SELECT (SELECT count(*) FROM appended) + (SELECT count(*) FROM owned)
     """  # noqa: S608
 )
 
@@ -159,6 +160,7 @@ async def refresh(db: AsyncSession, customer_ids: Collection[uuid.UUID]) -> None
         return
     ids = sorted(set(customer_ids), key=lock_id)
     await db.execute(_LOCK, {"locks": [lock_id(customer_id) for customer_id in ids]})
+    await db.execute(staff_rollups.LOCK_OWNERS, {"ids": ids})
     if await db.scalar(_REFRESH, {"ids": ids}):
         from patron.analytics.rollups import refresh_queued  # the job that drains both
 
@@ -179,6 +181,7 @@ _RECOMPUTE = [
     text(_EVERY_FACT + _DAILY_CHANGES),
     text(_EVERY_FACT + _COHORT_CHANGES),
 ]
+_CHANGES = ("customer_rollup_change", staff_rollups.OWNED_TABLES[0])
 
 
 def _emptied(*tables: str) -> list[TextClause]:
@@ -196,17 +199,20 @@ REBUILD: list[TextClause] = [*_emptied(*_FACTS_AND_SUMS), *_RECOMPUTE]
 
 # locks in the order every other writer takes them (facts, changes, sums): no deadlock
 RECOMPUTE_ALL: list[TextClause] = [
-    *_emptied(_FACTS_AND_SUMS[0], "customer_rollup_change", *_FACTS_AND_SUMS[1:]),
+    *_emptied(_FACTS_AND_SUMS[0], *_CHANGES, *_FACTS_AND_SUMS[1:], *staff_rollups.OWNED_TABLES[1:]),
     *_RECOMPUTE,
+    text(staff_rollups.FILL_OWNED),
 ]
-"""Every fact and rollup row recomputed from the orders and the pending changes dropped
+"""Every fact and rollup row recomputed from the orders (and the staff report's owned
+orders, ``staff_owned_daily``, from the facts) and the pending changes dropped
 (the sums now count them), in one transaction that holds the tables meanwhile, so neither
 an order change nor the job can add an older change on top: the demo and benchmark loaders
 and ``patron reports rebuild``."""
 
 
 async def rebuild(db: AsyncSession) -> int:
-    """Recompute all three tables and drop the pending changes; returns how many facts."""
+    """Recompute the facts and the sums on them and drop the pending changes; returns how
+    many facts."""
     for statement in RECOMPUTE_ALL:
         await db.execute(statement)
     return int(await db.scalar(text("SELECT count(*) FROM customer_order_fact")) or 0)

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from patron.analytics import customer_rollups, product_rollups
+from patron.analytics import customer_rollups, product_rollups, staff_rollups
 from patron.analytics.day_keys import DAY_END as _DAY_END
 from patron.analytics.day_keys import DAY_START as _DAY_START
 from patron.analytics.day_keys import GIVEN_KEYS as _GIVEN_KEYS
@@ -226,9 +226,9 @@ QUEUE_BATCH = 1_000
     lock="rollup_queued",
 )
 async def refresh_queued(timestamp: int | None = None) -> int:
-    """Recompute the queued rollup keys, then add the pending customer rollup changes to
-    their sums, a batch per transaction; returns how many queued rows and changes were
-    taken."""
+    """Recompute the queued rollup keys, then add the pending customer rollup changes and
+    the staff report's owned-order changes to their sums, a batch per transaction; returns
+    how many queued rows and changes were taken."""
     database = runtime().database
     keys = await drain_in_batches(
         database, lambda db: take_queued(db, limit=QUEUE_BATCH), batch=QUEUE_BATCH
@@ -238,7 +238,12 @@ async def refresh_queued(timestamp: int | None = None) -> int:
         lambda db: customer_rollups.fold_changes(db, limit=QUEUE_BATCH),
         batch=QUEUE_BATCH,
     )
-    return keys + changes
+    owned = await drain_in_batches(
+        database,
+        lambda db: staff_rollups.fold_changes(db, limit=QUEUE_BATCH),
+        batch=QUEUE_BATCH,
+    )
+    return keys + changes + owned
 
 
 async def rebuild(db: AsyncSession, *, first: date, last: date) -> int:

@@ -3,7 +3,8 @@
 A measure is a query returning ``(staff_id, value, ...)`` rows for a period (measures may share
 one query and read different columns); the report joins them by staff member. The timeline
 measures read ``staff_activity_daily`` (kept by triggers, migration 0024), the owned orders
-the customers' order facts; ``OrderScope.rollups=False`` reads the timeline and the orders
+``staff_owned_daily`` (migration 0027, :mod:`patron.analytics.staff_rollups`);
+``OrderScope.rollups=False`` reads the timeline and the orders
 instead (the tests hold the two equal). Later domains (deals won, tickets solved) add a
 :class:`StaffMeasure` to :data:`STAFF_MEASURES` and every row, the API, the CSV and the panel
 table get the column.
@@ -26,9 +27,9 @@ from patron.auth.principal import Principal
 from patron.auth.scoping import visible_to
 from patron.models import (
     Customer,
-    CustomerOrderFact,
     Order,
     StaffActivityDaily,
+    StaffOwnedDaily,
     StaffUser,
     Team,
     TimelineEntry,
@@ -82,9 +83,11 @@ def _customers_owned(scope: OrderScope, period: ReportPeriod) -> Select[uuid.UUI
 
 def _owned_orders(scope: OrderScope, period: ReportPeriod) -> Select[uuid.UUID | None, Any]:
     """The counted orders of a period and their net revenue, per owner of the ordering
-    customer: from the customers' order facts (the owner read now, so a change of owner moves
-    nothing; ``ix_customer_order_fact_period`` and ``ix_customer_owned`` make it two
-    index-only scans), or from the orders."""
+    customer (the owner read now: a change of owner moves all of the customer's orders; a
+    merged customer's orders, which the merge moves to the survivor, count for no owner):
+    from ``staff_owned_daily`` (an index-only range per owner), or from the orders. Record
+    scoping needs nothing more: it is by owner, and the report asks only for the owners the
+    reader may see (:func:`staff_members`)."""
     if not scope.rollups:
         return (
             select(Customer.owner_id, func.count(), func.round(func.sum(NET_SPENT), 2))
@@ -93,28 +96,23 @@ def _owned_orders(scope: OrderScope, period: ReportPeriod) -> Select[uuid.UUID |
             .where(
                 *scope.orders(),
                 Customer.owner_id.is_not(None),
+                Customer.merged_into_id.is_(None),
                 Order.placed_at >= period.since,
                 Order.placed_at < period.until,
             )
             .group_by(Customer.owner_id)
         )
-    visible = []
-    if scope.principal.record_scope != "all":
-        visible = [
-            Customer.merged_into_id.is_(None),
-            visible_to(scope.principal, owner=Customer.owner_id),
-        ]
     return (
-        select(Customer.owner_id, func.count(), func.round(func.sum(CustomerOrderFact.net), 2))
-        .select_from(CustomerOrderFact)
-        .join(Customer, Customer.id == CustomerOrderFact.customer_id)
-        .where(
-            *visible,
-            CustomerOrderFact.channel_key == scope.channel_key,
-            CustomerOrderFact.day.between(period.start, period.end),
-            Customer.owner_id.is_not(None),
+        select(
+            StaffOwnedDaily.owner_id,
+            func.sum(StaffOwnedDaily.orders),
+            func.round(func.sum(StaffOwnedDaily.net), 2),
         )
-        .group_by(Customer.owner_id)
+        .where(
+            StaffOwnedDaily.channel_key == scope.channel_key,
+            StaffOwnedDaily.day.between(period.start, period.end),
+        )
+        .group_by(StaffOwnedDaily.owner_id)
     )
 
 

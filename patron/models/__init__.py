@@ -61,6 +61,8 @@ from patron.models.reports import (
     RollupQueue,
     RollupState,
     SalesDaily,
+    StaffOwnedChange,
+    StaffOwnedDaily,
     WeeklySummarySent,
 )
 from patron.models.rfm import RfmCutPoints
@@ -150,6 +152,8 @@ __all__ = [
     "ShipmentEvent",
     "StaffActivityDaily",
     "StaffNotification",
+    "StaffOwnedChange",
+    "StaffOwnedDaily",
     "StaffSession",
     "StaffUser",
     "StoreBackfill",

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Text,
@@ -214,6 +215,8 @@ class CustomerOrderFact(Base):
     __tablename__ = "customer_order_fact"
     __table_args__ = (
         Index("ix_customer_order_fact_customer", "customer_id"),
+        # the facts of orders that moved to another customer (a merge), rewritten with theirs
+        Index("ix_customer_order_fact_order", "order_id"),
         # a period's facts by index-only scan: the staff report's orders of owned customers
         Index(
             "ix_customer_order_fact_period",
@@ -305,3 +308,42 @@ class CustomerRollupChange(Base):
     month_first: Mapped[bool]
     net: Mapped[Decimal] = mapped_column(NET)
     sign: Mapped[int] = mapped_column(SmallInteger)
+
+
+class StaffOwnedDaily(Base):
+    """Per owner (a staff user), ``channel_key`` (as in ``customer_order_fact``) and UTC day:
+    the counted orders of the customers the owner owns now and their net revenue, the staff
+    report's orders and revenue of owned customers. The order facts of the customers with an
+    owner, added up; kept by adding up :class:`StaffOwnedChange` rows
+    (``patron/analytics/staff_rollups.py``); a row reaching zero is deleted."""
+
+    __tablename__ = "staff_owned_daily"
+    __table_args__ = (
+        # an owner's period by index-only scan
+        PrimaryKeyConstraint(
+            "owner_id", "channel_key", "day", postgresql_include=["orders", "net"]
+        ),
+    )
+
+    owner_id: Mapped[uuid.UUID] = mapped_column()
+    channel_key: Mapped[uuid.UUID] = mapped_column()
+    day: Mapped[date] = mapped_column(Date)
+    orders: Mapped[int] = mapped_column(Integer)
+    net: Mapped[Decimal] = mapped_column(NET)
+
+
+class StaffOwnedChange(Base):
+    """A signed difference to :class:`StaffOwnedDaily`, waiting for the
+    ``reports.rollup_queued`` job: appended by an order change (the customer's facts
+    rewritten, with the customer's owner) and by a change of owner or a deleted customer
+    (trigger on ``customer``, migration 0027: the customer's facts moved from the old owner to
+    the new); append-only, so neither waits on the sums."""
+
+    __tablename__ = "staff_owned_change"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    owner_id: Mapped[uuid.UUID]
+    channel_key: Mapped[uuid.UUID]
+    day: Mapped[date] = mapped_column(Date)
+    orders: Mapped[int] = mapped_column(Integer)
+    net: Mapped[Decimal] = mapped_column(NET)
