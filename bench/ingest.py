@@ -38,15 +38,14 @@ import httpx2
 import psycopg
 from sqlalchemy import event, select
 
-from patron.config import Settings
-from patron.db.engine import Database
-from patron.integrations import processing
-from patron.models import WebhookReceipt
-
 from bench.harness import Context, run_async, say, start_report
 from bench.load import BenchError, LoadResult, check_result
 from bench.report import Figure, Report, load_average
 from bench.servers import ADMIN_EMAIL, REPO_ROOT, PatronServer, create_api_key, patron_server
+from patron.config import Settings
+from patron.db.engine import Database
+from patron.integrations import processing
+from patron.models import WebhookReceipt
 
 NAME = "ingest"
 TITLE = "Shopify orders/create webhooks: acknowledgement and processing"
