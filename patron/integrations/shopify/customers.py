@@ -73,15 +73,15 @@ async def _lookup(
 ) -> tuple[Customer | None, bool]:
     """The customer by their Shopify ID, else by email; and whether the ID already links
     to them."""
-    customer_id = None
+    customer = None
     if external_id is not None:
-        customer_id = await customers_repository.id_by_external_id(
+        customer = await customers_repository.by_external_id(
             ctx.db, ctx.channel.id, str(external_id)
         )
-    linked = customer_id is not None
-    if customer_id is None and email:
-        customer_id = await customers_repository.id_by_email(ctx.db, email)
-    return (await ctx.db.get(Customer, customer_id) if customer_id else None), linked
+    linked = customer is not None
+    if customer is None and email:
+        customer = await customers_repository.by_email(ctx.db, email)
+    return customer, linked
 
 
 async def find(ctx: Context, external_id: int | None, email: str | None) -> Customer | None:
