@@ -112,13 +112,8 @@ async def last_deliveries(
     return found
 
 
-async def receipt(
-    db: AsyncSession, receipt_id: uuid.UUID, *, lock: bool = False
-) -> WebhookReceipt | None:
-    query = select(WebhookReceipt).where(WebhookReceipt.id == receipt_id)
-    if lock:
-        query = query.with_for_update()
-    return await db.scalar(query)
+async def receipt(db: AsyncSession, receipt_id: uuid.UUID) -> WebhookReceipt | None:
+    return await db.scalar(select(WebhookReceipt).where(WebhookReceipt.id == receipt_id))
 
 
 async def claim_receipt(db: AsyncSession, receipt_id: uuid.UUID) -> WebhookReceipt | None:
