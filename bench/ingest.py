@@ -36,11 +36,16 @@ from typing import Any
 
 import httpx2
 import psycopg
+from sqlalchemy import event, select
 
 from bench.harness import Context, run_async, say, start_report
 from bench.load import BenchError, LoadResult, check_result
 from bench.report import Figure, Report, load_average
 from bench.servers import ADMIN_EMAIL, REPO_ROOT, PatronServer, create_api_key, patron_server
+from patron.config import Settings
+from patron.db.engine import Database
+from patron.integrations import processing
+from patron.models import WebhookReceipt
 
 NAME = "ingest"
 TITLE = "Shopify orders/create webhooks: acknowledgement and processing"
@@ -51,6 +56,7 @@ PROCESSING_TIMEOUT = 900.0  # seconds allowed for the worker to drain the receip
 REQUEST_TIMEOUT = 30.0
 DEFAULT_RATE = 50.0
 PACED_CONNECTIONS = 64  # a store opens more connections when answers are slow
+COUNTED_DELIVERIES = 30  # processed in-process afterwards, their SQL statements counted
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -377,6 +383,44 @@ def _visible(conninfo: str, connection_id: str) -> dict[str, Any]:
     }
 
 
+async def _count_statements(server: PatronServer, connection_id: str) -> float:
+    """Process the receipts still waiting, one transaction each as the worker's job does,
+    in this process: the SQL statements (round trips) sent per delivery."""
+    prefix = "PATRON_"
+    settings = Settings(
+        **{  # type: ignore[arg-type]
+            key[len(prefix) :].lower(): value
+            for key, value in server.environment.items()
+            if key.startswith(prefix)
+        }
+    )
+    database = Database(server.environment["PATRON_DATABASE_URL"], pool_size=1)
+    statements = 0
+
+    def count(*_: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    try:
+        async with database.transaction() as db:
+            waiting = list(
+                await db.scalars(
+                    select(WebhookReceipt.id).where(
+                        WebhookReceipt.connection_id == connection_id,
+                        WebhookReceipt.status == "received",
+                    )
+                )
+            )
+        event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+        for receipt_id in waiting:
+            async with database.transaction() as db:
+                if await processing.process(db, settings, receipt_id) != "processed":
+                    raise BenchError(f"receipt {receipt_id} was not processed")
+    finally:
+        await database.dispose()
+    return statements / len(waiting) if waiting else 0.0
+
+
 def _raw_inserts(conninfo: str, secret: str, *, clients: int, count: int) -> Figure:
     """The same bodies and headers, one committed INSERT each, ``clients`` connections."""
     with psycopg.connect(conninfo, autocommit=True) as connection:
@@ -487,6 +531,21 @@ def run(context: Context) -> Report:
         )
         if visible["orders"] != accepted or visible["orders_in_metrics"] != accepted:
             raise BenchError(f"the orders do not add up: {visible} for {accepted:,} deliveries")
+        say(f"Counting SQL statements over {COUNTED_DELIVERIES} more deliveries processed here…")
+        counted = run_async(
+            _send(
+                server,
+                path,
+                secret,
+                clients=1,
+                duration=options.duration,
+                limit=COUNTED_DELIVERIES,
+                first=accepted + 1,
+            )
+        )
+        check_result("counted deliveries", counted)
+        per_order = run_async(_count_statements(server, connection_id))
+        say(f"  {per_order:.1f} SQL statements per order")
         span = visible["processing_span_seconds"] or seconds
         processed = Figure(
             name=f"worker: deliveries to orders and metrics (concurrency {concurrency})",
@@ -512,6 +571,7 @@ def run(context: Context) -> Report:
             "accepted": accepted,
             "seconds_until_visible": round(seconds, 1),
             "visible": visible,
+            "sql_statements_per_order": round(per_order, 1),
             "load_average_after": load_average(),
         }
     )

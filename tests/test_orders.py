@@ -13,9 +13,11 @@ from openpyxl import load_workbook
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.audit.service import SYSTEM
 from patron.config import Settings
 from patron.models import Channel, CustomFieldDefinition
-from patron.orders import service
+from patron.orders import repository, service
+from patron.orders.service.common import derive_financial_status
 from tests.conftest import MakeKey, MakeUser, audit_actions, bearer
 from tests.shop import (
     Catalog,
@@ -219,6 +221,17 @@ async def test_it_refuses_a_duplicate_order_number_in_the_same_channel(
     assert await _refused(
         client, headers, order_body(customer, shop, external_id="gid-1", channel_id=str(web.id))
     ) == (409, "duplicate_external_id")
+    # a store's order brings both: each clash is still told apart, the external ID first
+    assert await _refused(
+        client,
+        headers,
+        order_body(customer, shop, number="#1001", external_id="gid-2", channel_id=str(web.id)),
+    ) == (409, "duplicate_order_number")
+    assert await _refused(
+        client,
+        headers,
+        order_body(customer, shop, number="#1001", external_id="gid-1", channel_id=str(web.id)),
+    ) == (409, "duplicate_external_id")
     other_channel = await place(
         client, headers, order_body(customer, shop, number="#1001", channel_id=str(pos.id))
     )
@@ -362,6 +375,44 @@ async def test_an_order_paid_at_once_is_paid(
     )
     assert order["financial_status"] == "paid"
     assert await timeline_kinds(db, order["id"]) == ["order_placed", "payment", "order_status"]
+
+
+async def test_the_payment_status_follows_every_kind_and_state_of_payment(
+    db: AsyncSession, settings: Settings
+) -> None:
+    customer = await make_customer(db)
+    order = await service.place_order(
+        db,
+        settings,
+        actor=SYSTEM,
+        customer=customer,
+        lines=[service.LineRequest(quantity=1, title="Lamp", unit_price=Decimal("100.00"))],
+    )
+    assert order.financial_status == "pending"
+    steps = [
+        ("authorization", "failed", "10.00", "voided"),
+        ("authorization", "authorized", "100.00", "authorized"),
+        ("authorization", "succeeded", "5.00", "authorized"),
+        ("capture", "succeeded", "30.00", "partially_paid"),
+        ("sale", "pending", "20.00", "partially_paid"),
+        ("sale", "succeeded", "70.00", "paid"),
+    ]
+    for kind, status, amount, expected in steps:
+        await service.record_payment(
+            db,
+            order,
+            actor=SYSTEM,
+            gateway="stripe",
+            kind=kind,
+            status=status,
+            amount=Decimal(amount),
+        )
+        # the status worked out as the payment is recorded is the one its stored payments give
+        totals = await repository.payment_totals(db, order.id)
+        assert (order.financial_status, derive_financial_status(order, totals)) == (
+            expected,
+            expected,
+        )
 
 
 async def test_an_order_is_changed_and_cancelled(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,21 +69,42 @@ async def get_for(
     return customer
 
 
+def _live_with_email(email: str) -> ColumnElement[bool]:
+    return (Customer.email == email) & Customer.merged_into_id.is_(None)
+
+
+def _external_id_is(channel_id: uuid.UUID, external_id: str) -> ColumnElement[bool]:
+    return (CustomerExternalId.channel_id == channel_id) & (
+        CustomerExternalId.external_id == external_id
+    )
+
+
 async def id_by_email(db: AsyncSession, email: str) -> uuid.UUID | None:
     """The live customer whose primary email this is."""
-    return await db.scalar(
-        select(Customer.id).where(Customer.email == email, Customer.merged_into_id.is_(None))
-    )
+    return await db.scalar(select(Customer.id).where(_live_with_email(email)))
+
+
+async def by_email(db: AsyncSession, email: str) -> Customer | None:
+    """:func:`id_by_email`'s customer, read by the same query."""
+    return await db.scalar(select(Customer).where(_live_with_email(email)))
 
 
 async def id_by_external_id(
     db: AsyncSession, channel_id: uuid.UUID, external_id: str
 ) -> uuid.UUID | None:
     return await db.scalar(
-        select(CustomerExternalId.customer_id).where(
-            CustomerExternalId.channel_id == channel_id,
-            CustomerExternalId.external_id == external_id,
-        )
+        select(CustomerExternalId.customer_id).where(_external_id_is(channel_id, external_id))
+    )
+
+
+async def by_external_id(
+    db: AsyncSession, channel_id: uuid.UUID, external_id: str
+) -> Customer | None:
+    """:func:`id_by_external_id`'s customer, read by the same query."""
+    return await db.scalar(
+        select(Customer)
+        .join(CustomerExternalId, CustomerExternalId.customer_id == Customer.id)
+        .where(_external_id_is(channel_id, external_id))
     )
 
 

@@ -27,7 +27,7 @@ from patron.integrations.shopify import handlers as shopify
 from patron.integrations.stripe import handlers as stripe
 from patron.integrations.woocommerce import handlers as woocommerce
 from patron.kit.time import utcnow
-from patron.models import Channel, StoreConnection, WebhookReceipt
+from patron.models import WebhookReceipt
 from patron.privacy.erasure import REDACTED_BODY
 
 log = structlog.get_logger(__name__)
@@ -68,16 +68,15 @@ def validation_message(error: ValidationError) -> str:
 async def process(db: AsyncSession, settings: Settings, receipt_id: uuid.UUID) -> str | None:
     """Process one receipt waiting in 'received'; returns its new status (None when there is
     nothing to do: an unknown id, or a receipt another run finished)."""
-    receipt = await repository.receipt(db, receipt_id, lock=True)
-    if receipt is None or receipt.status != "received":
+    receipt = await repository.claim_receipt(db, receipt_id)
+    if receipt is None:
         return None
-    connection = await db.get(StoreConnection, receipt.connection_id)
-    channel = await db.get(Channel, connection.channel_id) if connection else None
+    found = await repository.connection_and_channel(db, receipt.connection_id)
     handle = PROVIDERS.get(receipt.provider)
-    receipt.attempts += 1
-    if connection is None or channel is None or handle is None:
+    if found is None or handle is None:
         _finish(receipt, Outcome("ignored", "No handler for this provider yet."))
         return receipt.status
+    connection, channel = found
     actor = Actor("system", None, connection.name)
     ctx = Context(db, settings, connection, channel, actor, receipt_id=receipt.id)
     if receipt.body == REDACTED_BODY:

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, text
+from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.kit.pagination import PageParams, paginate
 from patron.models import (
+    Channel,
     CustomerExternalId,
     StoreBackfill,
     StoreConnection,
@@ -111,13 +112,33 @@ async def last_deliveries(
     return found
 
 
-async def receipt(
-    db: AsyncSession, receipt_id: uuid.UUID, *, lock: bool = False
-) -> WebhookReceipt | None:
-    query = select(WebhookReceipt).where(WebhookReceipt.id == receipt_id)
-    if lock:
-        query = query.with_for_update()
-    return await db.scalar(query)
+async def receipt(db: AsyncSession, receipt_id: uuid.UUID) -> WebhookReceipt | None:
+    return await db.scalar(select(WebhookReceipt).where(WebhookReceipt.id == receipt_id))
+
+
+async def claim_receipt(db: AsyncSession, receipt_id: uuid.UUID) -> WebhookReceipt | None:
+    """The receipt if it still waits in 'received': locked, with this attempt counted, by
+    one statement."""
+    return await db.scalar(
+        update(WebhookReceipt)
+        .where(WebhookReceipt.id == receipt_id, WebhookReceipt.status == "received")
+        .values(attempts=WebhookReceipt.attempts + 1)
+        .returning(WebhookReceipt)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def connection_and_channel(
+    db: AsyncSession, connection_id: uuid.UUID
+) -> tuple[StoreConnection, Channel] | None:
+    row = (
+        await db.execute(
+            select(StoreConnection, Channel)
+            .join(Channel, Channel.id == StoreConnection.channel_id)
+            .where(StoreConnection.id == connection_id)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
 
 
 async def list_receipts(

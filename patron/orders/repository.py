@@ -84,10 +84,17 @@ async def get_order_for(
 
 
 async def lock_order(db: AsyncSession, order: Order) -> Order:
-    """Serialise money and stock changes on one order (two refunds cannot both pass)."""
-    await db.execute(select(Order.id).where(Order.id == order.id).with_for_update())
-    await db.refresh(order)
-    return order
+    """Serialise money and stock changes on one order (two refunds cannot both pass); the
+    order's attributes are reloaded by the same statement that takes the lock."""
+    locked = await db.scalar(
+        select(Order)
+        .where(Order.id == order.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if locked is None:
+        raise NotFound("No such order.", code="order_not_found")
+    return locked
 
 
 def _day_start(day: date) -> datetime:
@@ -191,20 +198,44 @@ async def customers_by_ids(
     return {customer.id: customer for customer in rows}
 
 
+def _in_channel(channel_id: uuid.UUID | None) -> ColumnElement[bool]:
+    return Order.channel_id.is_(None) if channel_id is None else Order.channel_id == channel_id
+
+
 async def number_taken(db: AsyncSession, channel_id: uuid.UUID | None, number: str) -> bool:
-    same_channel = (
-        Order.channel_id.is_(None) if channel_id is None else Order.channel_id == channel_id
+    return bool(
+        await db.scalar(select(exists().where(_in_channel(channel_id), Order.number == number)))
     )
-    return bool(await db.scalar(select(exists().where(same_channel, Order.number == number))))
+
+
+@dataclass(frozen=True)
+class Clashes:
+    same_external_id: Order | None
+    number_taken: bool | None  # None: the number was not asked about
+
+
+async def clashes(
+    db: AsyncSession, channel_id: uuid.UUID | None, *, external_id: str, number: str | None
+) -> Clashes:
+    """The channel's order with this external ID, and whether ``number`` is taken, in one
+    query (a new order from a store checks both)."""
+    same = Order.external_id == external_id
+    query = select(Order).where(
+        _in_channel(channel_id), same if number is None else or_(same, Order.number == number)
+    )
+    found = list(await db.scalars(query))
+    return Clashes(
+        same_external_id=next((o for o in found if o.external_id == external_id), None),
+        number_taken=None if number is None else any(o.number == number for o in found),
+    )
 
 
 async def order_by_external_id(
     db: AsyncSession, channel_id: uuid.UUID | None, external_id: str
 ) -> Order | None:
-    same_channel = (
-        Order.channel_id.is_(None) if channel_id is None else Order.channel_id == channel_id
+    return await db.scalar(
+        select(Order).where(_in_channel(channel_id), Order.external_id == external_id)
     )
-    return await db.scalar(select(Order).where(same_channel, Order.external_id == external_id))
 
 
 async def next_order_number(db: AsyncSession) -> int:
@@ -322,6 +353,10 @@ async def returned_quantities(db: AsyncSession, order_id: uuid.UUID) -> dict[uui
     return {line_id: int(quantity) for line_id, quantity in rows}
 
 
+CAPTURING_KINDS = ("sale", "capture")
+VOID_STATUSES = ("voided", "failed")
+
+
 @dataclass(frozen=True)
 class PaymentTotals:
     paid: Decimal
@@ -329,9 +364,23 @@ class PaymentTotals:
     count: int
     voided: int
 
+    def plus(self, *, kind: str, status: str, amount: Decimal) -> PaymentTotals:
+        """The totals once one more payment is recorded (as :func:`payment_totals` counts)."""
+        captured = status == "succeeded" and kind in CAPTURING_KINDS
+        authorized = status == "authorized" or (status == "succeeded" and kind == "authorization")
+        return PaymentTotals(
+            paid=self.paid + (amount if captured else 0),
+            authorized=self.authorized + (amount if authorized else 0),
+            count=self.count + 1,
+            voided=self.voided + (status in VOID_STATUSES),
+        )
+
+
+NO_PAYMENTS = PaymentTotals(Decimal("0"), Decimal("0"), 0, 0)
+
 
 async def payment_totals(db: AsyncSession, order_id: uuid.UUID) -> PaymentTotals:
-    captured = (Payment.status == "succeeded") & Payment.kind.in_(("sale", "capture"))
+    captured = (Payment.status == "succeeded") & Payment.kind.in_(CAPTURING_KINDS)
     authorized = (Payment.status == "authorized") | (
         (Payment.status == "succeeded") & (Payment.kind == "authorization")
     )
@@ -341,7 +390,7 @@ async def payment_totals(db: AsyncSession, order_id: uuid.UUID) -> PaymentTotals
                 func.coalesce(func.sum(Payment.amount).filter(captured), 0),
                 func.coalesce(func.sum(Payment.amount).filter(authorized), 0),
                 func.count(),
-                func.count().filter(Payment.status.in_(("voided", "failed"))),
+                func.count().filter(Payment.status.in_(VOID_STATUSES)),
             ).where(Payment.order_id == order_id)
         )
     ).one()

@@ -68,26 +68,24 @@ def address_in(address: payloads.Address | None) -> AddressIn | None:
         return None
 
 
-async def find(ctx: Context, external_id: int | None, email: str | None) -> Customer | None:
-    customer_id = None
+async def _lookup(
+    ctx: Context, external_id: int | None, email: str | None
+) -> tuple[Customer | None, bool]:
+    """The customer by their Shopify ID, else by email; and whether the ID already links
+    to them."""
+    customer = None
     if external_id is not None:
-        customer_id = await customers_repository.id_by_external_id(
+        customer = await customers_repository.by_external_id(
             ctx.db, ctx.channel.id, str(external_id)
         )
-    if customer_id is None and email:
-        customer_id = await customers_repository.id_by_email(ctx.db, email)
-    return await ctx.db.get(Customer, customer_id) if customer_id else None
+    linked = customer is not None
+    if customer is None and email:
+        customer = await customers_repository.by_email(ctx.db, email)
+    return customer, linked
 
 
-async def _link(ctx: Context, customer: Customer, external_id: int) -> None:
-    holder = await customers_repository.id_by_external_id(ctx.db, ctx.channel.id, str(external_id))
-    if holder is None:
-        await customers.add_external_id(
-            ctx.db,
-            customer=customer,
-            data=ExternalIdIn(channel_id=ctx.channel.id, external_id=str(external_id)),
-            actor=ctx.actor,
-        )
+async def find(ctx: Context, external_id: int | None, email: str | None) -> Customer | None:
+    return (await _lookup(ctx, external_id, email))[0]
 
 
 async def _create(
@@ -135,7 +133,7 @@ async def upsert(ctx: Context, data: payloads.Customer) -> Customer:
     )
     address = address_in(data.default_address)
     stale = await ctx.is_stale("customer", str(data.id), data.updated_at)
-    customer = await find(ctx, data.id, email)
+    customer, linked = await _lookup(ctx, data.id, email)
     if customer is None:
         customer = await _create(
             ctx,
@@ -149,7 +147,13 @@ async def upsert(ctx: Context, data: payloads.Customer) -> Customer:
             consent=consent,
         )
     elif not stale:
-        await _link(ctx, customer, data.id)
+        if not linked:  # found by email: the Shopify ID is nobody's yet
+            await customers.add_external_id(
+                ctx.db,
+                customer=customer,
+                data=ExternalIdIn(channel_id=ctx.channel.id, external_id=str(data.id)),
+                actor=ctx.actor,
+            )
         await _update(ctx, customer, data, email=email, consent=consent)
     await ctx.applied("customer", str(data.id), data.updated_at)
     return customer

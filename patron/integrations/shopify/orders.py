@@ -155,6 +155,7 @@ async def _place(ctx: Context, data: payloads.Order) -> Order:
         shipping_address=_address(data.shipping_address, "shipping_address"),
         note=data.note,
         tags=payloads.tag_list(data.tags),
+        source_updated_at=data.updated_at,
     )
 
 
@@ -177,12 +178,18 @@ def _captured(order: Order, data: payloads.Order) -> Decimal:
     return Decimal("0")
 
 
-async def _sync_payments(ctx: Context, order: Order, data: payloads.Order) -> None:
+async def _sync_payments(ctx: Context, order: Order, data: payloads.Order, *, new: bool) -> None:
+    """Record what the store captured or authorised; a ``new`` order (placed by this
+    delivery, without payments) has none to look up."""
     gateway = (data.payment_gateway_names or [ctx.connection.provider])[0][:60] or "shopify"
     captured = _captured(order, data)
-    totals = await orders_repository.payment_totals(ctx.db, order.id)
+    totals = (
+        orders_repository.NO_PAYMENTS
+        if new
+        else await orders_repository.payment_totals(ctx.db, order.id)
+    )
     if captured > totals.paid:
-        for payment in await orders_repository.payments_of(ctx.db, order.id):
+        for payment in [] if new else await orders_repository.payments_of(ctx.db, order.id):
             if payment.status == "authorized" and payment.amount <= captured - totals.paid:
                 await orders.change_payment_status(
                     ctx.db, order, payment, actor=ctx.actor, status="succeeded"
@@ -328,7 +335,7 @@ async def sync_order(ctx: Context, data: payloads.Order) -> Outcome:
                 charges=_charges(data, lines),
             )
     if order.cancelled_at is None:
-        await _sync_payments(ctx, order, data)
+        await _sync_payments(ctx, order, data, new=created)
     for refund in data.refunds:
         await _apply_refund(ctx, order, refund)
     for fulfilment in data.fulfillments:

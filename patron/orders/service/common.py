@@ -145,8 +145,13 @@ def derive_financial_status(order: Order, totals: repository.PaymentTotals) -> s
     return "pending"
 
 
-async def refresh_financial_status(db: AsyncSession, order: Order, *, actor: Actor) -> None:
-    totals = await repository.payment_totals(db, order.id)
+async def refresh_financial_status(
+    db: AsyncSession, order: Order, *, actor: Actor, totals: repository.PaymentTotals | None = None
+) -> None:
+    """Derive the status from the order's payments: ``totals`` when the caller knows them
+    (just computed), else counted from the database."""
+    if totals is None:
+        totals = await repository.payment_totals(db, order.id)
     await _record_status(
         db, order, actor=actor, field="financial_status", new=derive_financial_status(order, totals)
     )

@@ -201,12 +201,22 @@ async def build_lines(
     return lines
 
 
-async def _number(db: AsyncSession, channel_id: uuid.UUID | None, number: str | None) -> str:
+async def _number(
+    db: AsyncSession,
+    channel_id: uuid.UUID | None,
+    number: str | None,
+    *,
+    taken: bool | None = None,
+) -> str:
+    """The order's number: the one given (``taken`` says whether it is used, when already
+    known), else the next free one from the sequence."""
     if number is not None:
         number = number.strip()
         if not number:
             raise invalid("number", "The order number cannot be blank.", "invalid_number")
-        if await repository.number_taken(db, channel_id, number):
+        if taken is None:
+            taken = await repository.number_taken(db, channel_id, number)
+        if taken:
             raise Conflict(
                 f"Order number {number} is already used in this channel.",
                 code="duplicate_order_number",
@@ -284,15 +294,24 @@ async def place_order(
     tags: Iterable[str] = (),
     custom_fields: Mapping[str, Any] | None = None,
     payments: Sequence[PaymentRequest] = (),
+    source_updated_at: datetime | None = None,
 ) -> Order:
-    """Record an order: totals are computed here, and a client's ``total`` must agree."""
+    """Record an order: totals are computed here, and a client's ``total`` must agree.
+    ``source_updated_at`` is the version of the order a store sent (for later deliveries)."""
     from patron.orders.service.payments import record_payment
 
     channel_id = channel.id if channel else None
     currency = normalise_currency(currency or settings.currency)
     rate = _exchange_rate(settings, currency, exchange_rate)
+    number_taken = None
     if external_id is not None:
-        existing = await repository.order_by_external_id(db, channel_id, external_id.strip())
+        clashes = await repository.clashes(
+            db,
+            channel_id,
+            external_id=external_id.strip(),
+            number=number.strip() if number is not None and number.strip() else None,
+        )
+        existing, number_taken = clashes.same_external_id, clashes.number_taken
         if existing is not None:
             raise Conflict(
                 f"Order {existing.number} ({existing.id}) already has this external ID.",
@@ -319,7 +338,7 @@ async def place_order(
             "total_mismatch",
         )
     order = Order(
-        number=await _number(db, channel_id, number),
+        number=await _number(db, channel_id, number, taken=number_taken),
         customer_id=customer.id,
         channel_id=channel_id,
         external_id=external_id.strip() if external_id else None,
@@ -338,6 +357,7 @@ async def place_order(
         note=note,
         tags=_tags(tags),
         custom_fields=await validate_custom_fields(db, entity="order", values=custom_fields or {}),
+        source_updated_at=source_updated_at,
     )
     db.add(order)
     await db.flush()
@@ -392,7 +412,10 @@ async def place_order(
             processed_at=payment.processed_at,
             field_prefix=f"payments.{index}.",
         )
-    await refresh_financial_status(db, order, actor=actor)
+    # a new order without payments has none in the database either
+    await refresh_financial_status(
+        db, order, actor=actor, totals=None if payments else repository.NO_PAYMENTS
+    )
     await repository.mark_recovered(db, order=order, email=customer.email)
     await metrics.refresh(db, settings, [customer.id])
     await rollups.refresh_orders(db, [order.id])

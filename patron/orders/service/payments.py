@@ -49,8 +49,7 @@ def _captures(kind: str, status: str) -> bool:
     return status == "succeeded" and kind in ("sale", "capture")
 
 
-async def _check_balance(db: AsyncSession, order: Order, amount: Decimal, *, field: str) -> None:
-    paid = (await repository.payment_totals(db, order.id)).paid
+def _check_balance(order: Order, paid: Decimal, amount: Decimal, *, field: str) -> None:
     if paid + amount > order.total:
         raise invalid(
             field,
@@ -80,8 +79,9 @@ async def record_payment(
     chosen_currency = check_currency(order, currency, field=f"{field_prefix}currency")
     if not gateway.strip():
         raise invalid(f"{field_prefix}gateway", "Name the payment gateway.", "invalid_gateway")
+    totals = await repository.payment_totals(db, order.id)
     if _captures(kind, status):
-        await _check_balance(db, order, amount, field=f"{field_prefix}amount")
+        _check_balance(order, totals.paid, amount, field=f"{field_prefix}amount")
     payment = Payment(
         order_id=order.id,
         gateway=gateway.strip(),
@@ -127,7 +127,9 @@ async def record_payment(
             {"payment_id": payment.id, "amount": amount, "status": status, "kind": kind}
         ),
     )
-    await refresh_financial_status(db, order, actor=actor)
+    await refresh_financial_status(
+        db, order, actor=actor, totals=totals.plus(kind=kind, status=status, amount=amount)
+    )
     return payment
 
 
@@ -145,7 +147,8 @@ async def change_payment_status(
             details=[{"field": "status", "message": f"{payment.status} → {status}"}],
         )
     if _captures(payment.kind, status):
-        await _check_balance(db, order, payment.amount, field="status")
+        paid = (await repository.payment_totals(db, order.id)).paid
+        _check_balance(order, paid, payment.amount, field="status")
     previous = payment.status
     payment.status = status
     await db.flush()
