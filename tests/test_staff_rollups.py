@@ -42,7 +42,13 @@ from tests.conftest import (
     make_settings,
     principal_for,
 )
-from tests.test_customer_rollups import DAY_ZERO, PEOPLE, apply, change_strategy
+from tests.test_customer_rollups import (
+    DAY_ZERO,
+    PEOPLE,
+    QUEUED_JOBS,
+    apply,
+    change_strategy,
+)
 from tests.test_reports_customers import Shop, at
 from tests.test_reports_sales import rolled_up
 
@@ -349,6 +355,12 @@ async def owned_orders(db: AsyncSession, persona: Persona) -> tuple[int, Any]:
     return int(found[0]), found[1]
 
 
+async def _no_job_queued(db: AsyncSession) -> None:
+    """As at the start of a transaction: no rollup job waiting, none queued by this one."""
+    await db.execute(text("DELETE FROM procrastinate_jobs"))
+    db.info.pop("queued_once:reports.rollup_queued", None)
+
+
 async def test_the_owned_orders_move_with_every_change_of_owner(
     db: AsyncSession, settings: Settings, staff: list[Persona], make_user: MakeUser
 ) -> None:
@@ -362,13 +374,24 @@ async def test_the_owned_orders_move_with_every_change_of_owner(
     await shop.refresh()
     assert await owned_orders(db, rep) == (2, Decimal("30.00"))
 
-    # a single edit moves all of Ann's orders, and only hers
+    # a single edit moves all of Ann's orders, and only hers, and queues the job that adds
+    # the move up (no waiting for its periodic run)
     reader = await principal_for(db, admin.user)
+    await _no_job_queued(db)
     await customers.update_customer(
         db, settings, actor=reader.actor, customer=ann, changes={"owner_id": outsider.user.id}
     )
+    assert await db.scalar(QUEUED_JOBS) == 1
     assert await owned_orders(db, rep) == (1, Decimal("20.00"))
     assert await owned_orders(db, outsider) == (1, Decimal("10.00"))
+
+    # the list's bulk "set owner" as well (there and back)
+    for owner, moved in ((outsider, (2, Decimal("30.00"))), (rep, (1, Decimal("10.00")))):
+        await _no_job_queued(db)
+        action = BulkAction(action="set_owner", ids=[bob.id], owner_id=owner.user.id, confirm=True)
+        assert (await bulk.apply(db, settings, principal=reader, action=action)).changed == 1
+        assert await db.scalar(QUEUED_JOBS) == 1
+        assert await owned_orders(db, outsider) == moved
 
     # a merge: Bob's order moves to Ann (and to her owner), Bob counts for nobody
     await merge.merge(db, settings, principal=reader, survivor=ann, merged=bob)

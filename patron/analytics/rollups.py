@@ -203,6 +203,13 @@ async def refresh_orders(
     await enqueue_once(db, refresh_queued)
 
 
+async def owners_changed(db: AsyncSession) -> None:
+    """Queue the ``reports.rollup_queued`` job after customers changed owner, in this
+    transaction: the owner trigger (migration 0027) can only append the owned-order changes,
+    and without this they would wait for the job's next periodic run."""
+    await enqueue_once(db, refresh_queued)
+
+
 async def take_queued(db: AsyncSession, *, limit: int) -> int:
     """Take up to ``limit`` queued rows (committed ones, oldest first) and recompute their
     keys; returns how many rows were taken. The caller's transaction deletes them: if it

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.analytics import rollups
 from patron.audit import service as audit
 from patron.auth.principal import Principal
 from patron.config import Settings
@@ -82,6 +83,14 @@ async def apply(
     matched = int(await db.scalar(select(func.count()).select_from(targets.subquery())) or 0)
     if not action.confirm:
         return BulkResult(matched=matched, changed=0, applied=False)
+    # the rows locked in id order first, as an order change locks its customers
+    # (staff_rollups.LOCK_OWNERS): the two then queue for each other instead of deadlocking
+    await db.execute(
+        select(Customer.id)
+        .where(Customer.id.in_(targets.scalar_subquery()), needs_change)
+        .order_by(Customer.id)
+        .with_for_update(key_share=True)
+    )
     statement = (
         update(Customer)
         .where(Customer.id.in_(targets.scalar_subquery()), needs_change)
@@ -91,6 +100,8 @@ async def apply(
     )
     changed_ids = list((await db.scalars(statement)).all())
     await mark_customers_changed(db, changed_ids)
+    if action.action == "set_owner" and changed_ids:
+        await rollups.owners_changed(db)
     if action.lifecycle_stage == "auto" and changed_ids:
         for start in range(0, len(changed_ids), MAX_REFRESH):
             await metrics.refresh(db, settings, changed_ids[start : start + MAX_REFRESH])

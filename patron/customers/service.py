@@ -305,6 +305,10 @@ async def update_customer(
     if changed is not None:
         await mark_customers_changed(db, [customer.id])
         fields = sorted(changed.details["changes"])
+        if "owner_id" in fields:
+            from patron.analytics import rollups
+
+            await rollups.owners_changed(db)
         await add_entry(
             db,
             customer_id=customer.id,
