@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 from sqlalchemy import text
 
-from patron.config import Settings
+from bench.harness import scratch_settings
 from patron.customers import metrics
 from patron.db.engine import Database
 
@@ -26,13 +24,7 @@ ROUNDS = 5
 
 
 async def _run(url: str, customer: uuid.UUID, *, without_index: bool) -> None:
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        secret_key="customer-refresh-" + "x" * 40,
-        database_url=url,
-        data_dir=Path(tempfile.mkdtemp(prefix="patron-refresh-")),
-    )
+    settings = scratch_settings(url, "customer-refresh")
     database = Database(url, pool_size=1)
     try:
         times = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import tempfile
 from collections.abc import Coroutine
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -19,6 +20,8 @@ from bench.servers import PostgresServer
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
+
+    from patron.config import Settings
 
 T = TypeVar("T")
 D = TypeVar("D", bound="DataclassInstance")
@@ -95,3 +98,17 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 def say(message: str) -> None:
     """Progress goes to stderr; stdout carries only the table."""
     print(message, file=sys.stderr, flush=True)
+
+
+def scratch_settings(url: str, name: str) -> Settings:
+    """Settings of an in-process run against ``url``: test environment, a throwaway secret
+    and a fresh temporary data directory named after the run."""
+    from patron.config import Settings
+
+    return Settings(
+        _env_file=None,
+        environment="test",
+        secret_key=f"{name}-" + "x" * 40,
+        database_url=url,
+        data_dir=Path(tempfile.mkdtemp(prefix=f"patron-{name}-")),
+    )

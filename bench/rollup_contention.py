@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from sqlalchemy import text
 
+from bench.harness import scratch_settings
 from patron.audit.service import SYSTEM
-from patron.config import Settings
 from patron.db.engine import Database
 from patron.models import Customer
 from patron.orders import service as orders
@@ -31,13 +29,7 @@ from patron.users import service as users
 
 
 async def _run(url: str, count: int, hold: float, *, owned: bool) -> None:
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        secret_key="rollup-contention-" + "x" * 40,
-        database_url=url,
-        data_dir=Path(tempfile.mkdtemp(prefix="patron-contention-")),
-    )
+    settings = scratch_settings(url, "rollup-contention")
     database = Database(url, pool_size=count + 2)
     async with database.transaction() as db:
         web = await orders.create_channel(
