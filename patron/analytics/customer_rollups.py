@@ -45,6 +45,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patron.analytics import staff_rollups
+from patron.analytics.pending import take_oldest
 from patron.models.reports import ALL_CHANNELS
 from patron.worker.enqueue import enqueue_once
 
@@ -133,11 +134,7 @@ _REFRESH = text(
 # taken once) and add them to both rollups, in one statement; returns how many were taken
 _FOLD = text(
     f"""
-    WITH changes AS (
-        DELETE FROM customer_rollup_change WHERE id IN (
-            SELECT id FROM customer_rollup_change ORDER BY id LIMIT :limit
-            FOR UPDATE SKIP LOCKED)
-        RETURNING {_CHANGE_COLUMNS}
+    WITH changes AS ({take_oldest("customer_rollup_change", _CHANGE_COLUMNS)}
     ), daily AS ({_DAILY_CHANGES}), cohort AS ({_COHORT_CHANGES})
     SELECT count(*) FROM changes
     """  # noqa: S608

@@ -36,6 +36,7 @@ from patron.analytics.day_keys import ORDERS_OF_KEY, Key, advisory_lock_id, in_d
 from patron.analytics.day_keys import SAME_KEY as _SAME_KEY
 from patron.analytics.day_keys import UTC_DAY as _UTC_DAY
 from patron.analytics.day_keys import given as _given
+from patron.analytics.pending import take_oldest
 from patron.db.engine import Database
 from patron.worker.app import drain_in_batches, job_app, runtime
 from patron.worker.enqueue import enqueue_once
@@ -123,14 +124,10 @@ _QUEUE = text(
 # committed rows only: a key queued by a transaction still open stays for the next batch, and
 # the orders of every row taken are visible to the recomputation's later statements
 _TAKE_QUEUED = text(
-    """
-    WITH taken AS (
-        DELETE FROM rollup_queue WHERE id IN (
-            SELECT id FROM rollup_queue ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
-        RETURNING day, channel_id, currency
-    )
+    f"""
+    WITH taken AS ({take_oldest("rollup_queue", "day, channel_id, currency")})
     SELECT day, channel_id, currency, count(*) FROM taken GROUP BY day, channel_id, currency
-    """
+    """  # noqa: S608 (constant fragments)
 )
 
 _TAKE_QUEUED_IN_RANGE = text(

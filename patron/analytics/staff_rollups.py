@@ -34,6 +34,8 @@ from datetime import date
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.analytics.pending import take_oldest
+
 CHANGE_COLUMNS = "owner_id, channel_key, day, orders, net"
 
 FACTS_OF_CUSTOMERS = """
@@ -81,11 +83,7 @@ def owned_changes(made: str, gone: str) -> str:
 # the sums; returns how many were taken, and the keys whose sums reached zero
 _FOLD = text(
     f"""
-    WITH changes AS (
-        DELETE FROM staff_owned_change WHERE id IN (
-            SELECT id FROM staff_owned_change ORDER BY id LIMIT :limit
-            FOR UPDATE SKIP LOCKED)
-        RETURNING {CHANGE_COLUMNS}
+    WITH changes AS ({take_oldest("staff_owned_change", CHANGE_COLUMNS)}
     ), summed AS (
         INSERT INTO staff_owned_daily AS t ({CHANGE_COLUMNS})
         SELECT owner_id, channel_key, day, sum(orders), sum(net) FROM changes
