@@ -83,9 +83,9 @@ async def apply(
     matched = int(await db.scalar(select(func.count()).select_from(targets.subquery())) or 0)
     if not action.confirm:
         return BulkResult(matched=matched, changed=0, applied=False)
-    # the rows locked in id order first, as an order change locks its customers
-    # (staff_rollups.LOCK_OWNERS): the two then queue for each other instead of deadlocking
-    await db.execute(
+    # the rows locked in id order first, in the same statement, as an order change locks its
+    # customers (staff_rollups.LOCK_OWNERS): the two then queue instead of deadlocking
+    locked = (
         select(Customer.id)
         .where(Customer.id.in_(targets.scalar_subquery()), needs_change)
         .order_by(Customer.id)
@@ -93,7 +93,7 @@ async def apply(
     )
     statement = (
         update(Customer)
-        .where(Customer.id.in_(targets.scalar_subquery()), needs_change)
+        .where(Customer.id.in_(locked.scalar_subquery()), needs_change)
         .values(**values, updated_at=func.now())
         .returning(Customer.id)
         .execution_options(synchronize_session=False)
