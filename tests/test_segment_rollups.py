@@ -148,8 +148,17 @@ async def test_event_day_counts_follow_every_write(db: AsyncSession) -> None:
     await db.execute(
         text("DELETE FROM customer_event_recent WHERE customer_id = :c"), {"c": second}
     )
-    await rebuild_events(db)
+    rebuilt = await rebuild_events(db)
     assert await _rollup_exact(db, ids) == 8
+    counted = (
+        await db.execute(
+            text(
+                "SELECT (SELECT count(*) FROM customer_event_day),"
+                " (SELECT count(*) FROM customer_event_recent)"
+            )
+        )
+    ).one()
+    assert rebuilt == tuple(counted)  # what it reports is what it wrote
     await db.execute(delete(Customer).where(Customer.id == second))
     assert await _rollup_exact(db, ids) == 0
 
