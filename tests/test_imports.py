@@ -3,11 +3,13 @@ crash, hostile files, XLSX, permissions."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -16,9 +18,15 @@ from openpyxl import Workbook
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.audit.service import SYSTEM
 from patron.config import Settings
+from patron.customers import bulk
+from patron.customers.schemas import BulkAction
+from patron.imports import customers as customers_import
 from patron.imports import fields, runner, values
+from patron.imports.rows import CustomerRecord
 from patron.kit.contact import normalise_email
+from patron.kit.ids import new_id
 from patron.models import (
     Consent,
     ConsentEvent,
@@ -31,9 +39,20 @@ from patron.models import (
     Product,
     ProductVariant,
     SegmentChangedCustomer,
+    StaffUser,
 )
 from patron.segments.changes import mark_selected_customers_changed
-from tests.conftest import MakeKey, MakeUser, audit_actions, bearer
+from patron.users import service as users
+from tests.conftest import (
+    PASSWORD,
+    IsolatedDatabase,
+    MakeKey,
+    MakeUser,
+    audit_actions,
+    bearer,
+    make_settings,
+    principal_for,
+)
 
 SHOPIFY = [
     "Customer ID", "First Name", "Last Name", "Email", "Accepts Email Marketing",
@@ -942,3 +961,72 @@ async def test_the_panel_uploads_maps_checks_and_imports_a_file(
     report = await client.get(f"{location}/errors.csv")
     assert report.status_code == 200
     assert "invalid_email" in report.text
+
+
+# -- an import meeting a bulk action on the same customers queues, never deadlocks -----------
+
+
+async def test_an_import_and_a_bulk_action_on_the_same_customers_queue_instead_of_deadlocking(
+    isolated_database: IsolatedDatabase, tmp_path: Path
+) -> None:
+    settings = make_settings(isolated_database.url, tmp_path)
+    database = isolated_database.database
+    async with database.transaction() as db:
+        admin = await users.create_user(
+            db, settings, actor=SYSTEM, email="boss@shop.test", name="Boss", role="admin",
+            password=PASSWORD, send_invite=False,
+        )  # fmt: skip
+        first, second = sorted(
+            [
+                Customer(id=new_id(), email=f"{name}@example.com", first_name=name)
+                for name in ("ann", "bob")
+            ],
+            key=lambda customer: customer.id,
+        )
+        db.add_all([first, second])
+    target = customers_import.Target(
+        match_on="email", channel_id=uuid.uuid4(), mapped={"email", "first_name"},
+        source="import: race.csv", actor_type="system", actor_id=None, actor_label="import",
+        import_id=uuid.uuid4(), filename="race.csv", consents=(),
+    )  # fmt: skip
+    # the file names the customer with the larger id first
+    records = [
+        CustomerRecord(row=1, email=second.email, first_name="Robert"),
+        CustomerRecord(row=2, email=first.email, first_name="Annie"),
+    ]
+    release = asyncio.Event()
+
+    async def holding_the_first() -> None:  # an order change of the first customer, say
+        async with database.transaction() as db:
+            await db.execute(select(Customer.id).where(Customer.id == first.id).with_for_update())
+            await release.wait()
+
+    async def tagging_both() -> int:  # locks the first, then the second (id order)
+        async with database.transaction() as db:
+            principal = await principal_for(db, await db.get_one(StaffUser, admin.id))
+            action = BulkAction(action="tag", ids=[first.id, second.id], tag="vip", confirm=True)
+            return (await bulk.apply(db, settings, principal=principal, action=action)).changed
+
+    async def importing() -> customers_import.WriteResult:
+        async with database.transaction() as db:
+            return await customers_import.write(db, target, records)
+
+    holder = asyncio.create_task(holding_the_first())
+    await asyncio.sleep(0.2)
+    tagging = asyncio.create_task(tagging_both())  # queued first for the first customer
+    await asyncio.sleep(0.3)
+    loading = asyncio.create_task(importing())
+    await asyncio.sleep(0.3)
+    assert not tagging.done()
+    assert not loading.done()
+    release.set()
+    await holder
+    # without the import's id-ordered lock, it held the second customer while waiting for
+    # the first, which the bulk action got next: one of the two died as a deadlock
+    assert await asyncio.wait_for(tagging, timeout=10) == 2
+    assert await asyncio.wait_for(loading, timeout=10) == customers_import.WriteResult(0, 2)
+    async with database.transaction() as db:
+        rows = (
+            await db.execute(select(Customer.first_name, Customer.tags).order_by(Customer.id))
+        ).all()
+    assert [tuple(row) for row in rows] == [("Annie", ["vip"]), ("Robert", ["vip"])]

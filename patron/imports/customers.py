@@ -255,6 +255,24 @@ _MATCH_OTHER_EMAIL = text(
     """  # noqa: S608 (constant table name)
 )
 
+# The customers this batch will update, locked in id order before any is written: a bulk
+# action and an order change lock theirs in that order too (staff_rollups.LOCK_OWNERS), so an
+# import meeting either on the same customers queues behind it instead of deadlocking, which
+# it could while its updates locked them in the file's order.
+_LOCK_EXISTING = text(
+    f"""
+    SELECT c.id FROM customer c
+    WHERE c.id IN (
+        SELECT customer_id FROM {STAGE} WHERE matched
+        UNION ALL
+        SELECT e.id FROM {STAGE} s JOIN customer e
+            ON e.email = s.email AND e.merged_into_id IS NULL
+        WHERE NOT s.matched AND s.email IS NOT NULL)
+    ORDER BY c.id
+    FOR NO KEY UPDATE OF c
+    """  # noqa: S608 (constant table name)
+)
+
 _UPDATE_MATCHED = f"""
     UPDATE customer c SET {{sets}},
         email = CASE WHEN s.email IS NULL OR s.other_email OR EXISTS (
@@ -408,6 +426,7 @@ async def write(db: AsyncSession, target: Target, records: Sequence[CustomerReco
         found = await db.execute(_MATCH_EXTERNAL, {"channel_id": target.channel_id})
         matched += _rowcount(found)
     matched += _rowcount(await db.execute(_MATCH_OTHER_EMAIL))
+    await db.execute(_LOCK_EXISTING)
     if matched:
         sets = set_clause(target.mapped, new="s", old="c")
         await db.execute(text(_UPDATE_MATCHED.format(sets=sets)))
