@@ -79,15 +79,10 @@ async def customers_report(
 ) -> CustomersReport:
     scope = await _scope(db, principal, period)
     previous = period.previous()
-    now, before = (
-        await repository.period_customers(db, scope, period),
-        await repository.period_customers(db, scope, previous),
-    )
-    spend = await repository.spend_by(db, scope, period.until)
-    spend_before = await repository.spend_by(db, scope, previous.until)
+    now, before = await repository.period_customers(db, scope, period, previous)
+    spend, spend_before = await repository.spend_by(db, scope, period.until, previous.until)
     cohorts = await repository.spend_by_cohort(db, scope, period)
-    signups = await repository.signups_by_bucket(db, principal, period)
-    signups_before = await repository.signups_by_bucket(db, principal, previous)
+    signups, signups_before = await repository.signups_by_bucket(db, principal, period, previous)
     churned, ever_ordered = await repository.churned_customers(db, scope)
     activity = {row.bucket: row for row in await repository.activity_by_bucket(db, scope, period)}
 
@@ -115,7 +110,7 @@ async def customers_report(
             average(spend.net_spent, spend.customers),
             average(spend_before.net_spent, spend_before.customers),
         ),
-        signups=count_figure(sum(signups.values()), sum(signups_before.values())),
+        signups=count_figure(sum(signups.values()), signups_before),
         churned_share=amount_figure(share(churned, ever_ordered), None),
     )
     return CustomersReport(

@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -53,6 +54,7 @@ from patron.orders.repository import channel_by_name
 # what a customer really paid for an order, in the shop currency
 NET_SPENT = (Order.total - Order.refunded_total) * Order.exchange_rate
 RETENTION_MONTHS = 12
+_N = TypeVar("_N", int, Decimal)
 
 
 def utc_day(column: SQLColumnExpression[datetime], grain: str) -> ColumnElement[date]:
@@ -179,10 +181,17 @@ class PeriodCustomers:
 
 
 async def period_customers(
+    db: AsyncSession, scope: OrderScope, *periods: ReportPeriod
+) -> list[PeriodCustomers]:
+    """The customers who ordered in each of these periods (from the rollups: one statement)."""
+    if scope.rolled_up:
+        return await _rolled_period_customers(db, scope, periods)
+    return [await _period_customers(db, scope, period) for period in periods]
+
+
+async def _period_customers(
     db: AsyncSession, scope: OrderScope, period: ReportPeriod
 ) -> PeriodCustomers:
-    if scope.rolled_up:
-        return await _rolled_period_customers(db, scope, period)
     firsts = scope.first_orders()
     per_customer = (
         select(
@@ -218,21 +227,25 @@ class Spend:
     net_spent: Decimal
 
 
-async def spend_by(db: AsyncSession, scope: OrderScope, until: datetime) -> Spend:
-    """What every customer who had ordered before ``until`` had spent by then (net of refunds,
-    shop currency): one sum over the orders, the customers counted from their first orders."""
+async def spend_by(db: AsyncSession, scope: OrderScope, *untils: datetime) -> list[Spend]:
+    """For each instant: what every customer who had ordered before it had spent by then (net
+    of refunds, shop currency). From the orders: one sum over them, the customers counted
+    from their first orders; from the rollups: one statement for every instant."""
     if scope.rolled_up:
-        return await _rolled_spend(db, scope, until)
-    firsts = scope.first_orders()
-    net = await db.scalar(
-        select(func.coalesce(func.sum(NET_SPENT), 0)).where(
-            *scope.orders(), Order.placed_at < until
+        return await _rolled_spend(db, scope, untils)
+    spent = []
+    for until in untils:
+        firsts = scope.first_orders()
+        net = await db.scalar(
+            select(func.coalesce(func.sum(NET_SPENT), 0)).where(
+                *scope.orders(), Order.placed_at < until
+            )
         )
-    )
-    customers = await db.scalar(
-        select(func.count()).select_from(firsts).where(firsts.c.first_at < until)
-    )
-    return Spend(int(customers or 0), Decimal(net or 0))
+        customers = await db.scalar(
+            select(func.count()).select_from(firsts).where(firsts.c.first_at < until)
+        )
+        spent.append(Spend(int(customers or 0), Decimal(net or 0)))
+    return spent
 
 
 async def spend_by_cohort(
@@ -259,21 +272,29 @@ async def spend_by_cohort(
 
 
 async def signups_by_bucket(
-    db: AsyncSession, principal: Principal, period: ReportPeriod
-) -> dict[date, int]:
-    """Customers created per bucket (live ones, which the reader may see)."""
+    db: AsyncSession, principal: Principal, period: ReportPeriod, previous: ReportPeriod
+) -> tuple[dict[date, int], int]:
+    """Customers created per bucket of ``period`` (live ones, which the reader may see), and
+    in all of ``previous`` (which ends where ``period`` starts): one statement."""
     bucket = utc_day(Customer.created_at, period.grain)
+    in_period = Customer.created_at >= period.since
     rows = await db.execute(
-        select(bucket, func.count())
+        select(bucket, func.count().filter(in_period), func.count().filter(~in_period))
         .where(
             Customer.merged_into_id.is_(None),
             visible_to(principal, owner=Customer.owner_id),
-            Customer.created_at >= period.since,
+            Customer.created_at >= previous.since,
             Customer.created_at < period.until,
         )
         .group_by(bucket)
     )
-    return {day: int(count) for day, count in rows}
+    signups: dict[date, int] = {}
+    before = 0
+    for day, count, earlier in rows:
+        if count:
+            signups[day] = int(count)
+        before += int(earlier)
+    return signups, before
 
 
 async def churned_customers(db: AsyncSession, scope: OrderScope) -> tuple[int, int]:
@@ -348,9 +369,7 @@ def _day_bucket(column: SQLColumnExpression[date], grain: str) -> ColumnElement[
     return cast(func.date_trunc(grain, cast(column, DateTime)), Date)
 
 
-def _total(
-    column: SQLColumnExpression[int], *conditions: ColumnElement[bool]
-) -> ColumnElement[int]:
+def _total(column: SQLColumnExpression[_N], *conditions: ColumnElement[bool]) -> ColumnElement[_N]:
     figure = func.sum(column)
     return func.coalesce(figure.filter(*conditions) if conditions else figure, 0)
 
@@ -380,35 +399,53 @@ async def _rolled_activity(
 
 
 async def _rolled_period_customers(
-    db: AsyncSession, scope: OrderScope, period: ReportPeriod
-) -> PeriodCustomers:
+    db: AsyncSession, scope: OrderScope, periods: tuple[ReportPeriod, ...]
+) -> list[PeriodCustomers]:
     first = _DAILY.seq == 1
+    figures: list[ColumnElement[int]] = []
+    for period in periods:
+        inside = _DAILY.day.between(period.start, period.end)
+        figures += [
+            _total(_DAILY.orders, inside, or_(first, _DAILY.prev_day < period.start)),
+            _total(_DAILY.orders, inside, first),
+            _total(_DAILY.orders, inside, _DAILY.seq == 2, _DAILY.prev_day >= period.start),
+            _total(_DAILY.orders, inside),
+        ]
     row = (
         await db.execute(
-            select(
-                _total(_DAILY.orders, or_(first, _DAILY.prev_day < period.start)),
-                _total(_DAILY.orders, first),
-                _total(_DAILY.orders, _DAILY.seq == 2, _DAILY.prev_day >= period.start),
-                _total(_DAILY.orders),
-            ).where(
+            select(*figures).where(
                 _DAILY.channel_key == scope.channel_key,
-                _DAILY.day.between(period.start, period.end),
+                _DAILY.day.between(
+                    min(period.start for period in periods), max(period.end for period in periods)
+                ),
             )
         )
     ).one()
-    ordered, new, new_again, orders = (int(value) for value in row)
-    return PeriodCustomers(ordered, new, ordered - new, ordered - new + new_again, orders)
+    customers = []
+    for at in range(0, len(figures), 4):
+        ordered, new, new_again, orders = (int(value) for value in row[at : at + 4])
+        customers.append(
+            PeriodCustomers(ordered, new, ordered - new, ordered - new + new_again, orders)
+        )
+    return customers
 
 
-async def _rolled_spend(db: AsyncSession, scope: OrderScope, until: datetime) -> Spend:
-    customers, net = (
+async def _rolled_spend(
+    db: AsyncSession, scope: OrderScope, untils: tuple[datetime, ...]
+) -> list[Spend]:
+    figures: list[ColumnElement[Any]] = []
+    for until in untils:
+        before = _DAILY.day < _day_of(until)
+        figures += [_total(_DAILY.orders, before, _DAILY.seq == 1), _total(_DAILY.net, before)]
+    row = (
         await db.execute(
-            select(
-                _total(_DAILY.orders, _DAILY.seq == 1), func.coalesce(func.sum(_DAILY.net), 0)
-            ).where(_DAILY.channel_key == scope.channel_key, _DAILY.day < _day_of(until))
+            select(*figures).where(
+                _DAILY.channel_key == scope.channel_key,
+                _DAILY.day < max(_day_of(until) for until in untils),
+            )
         )
     ).one()
-    return Spend(int(customers), Decimal(net))
+    return [Spend(int(row[at]), Decimal(row[at + 1])) for at in range(0, len(figures), 2)]
 
 
 async def _rolled_spend_by_cohort(
