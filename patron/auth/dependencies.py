@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPBearer
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from patron.auth import apikeys, repository
+from patron.auth import apikeys
 from patron.auth.principal import Principal
 from patron.auth.scopes import ALL_SCOPES
 from patron.auth.sessions import SESSION_COOKIE, resolve_session
@@ -46,12 +47,15 @@ def get_settings(request: Request) -> Settings:
 
 
 async def _account(db: AsyncSession, user_id: object) -> tuple[StaffUser, Role] | None:
-    user = await db.get(StaffUser, user_id)
-    if user is None or not user.is_active:
-        return None
-    role = await repository.role_by_name(db, user.role)
-    assert role is not None
-    return user, role
+    """The active staff member and their role, read together (every request asks)."""
+    found = (
+        await db.execute(
+            select(StaffUser, Role)
+            .join(Role, Role.name == StaffUser.role)
+            .where(StaffUser.id == user_id, StaffUser.is_active)
+        )
+    ).first()
+    return (found[0], found[1]) if found else None
 
 
 async def _from_api_key(request: Request, db: AsyncSession, header: str) -> Principal:
