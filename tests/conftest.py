@@ -45,6 +45,7 @@ from patron.kit.crypto import SecretBox
 from patron.kit.time import utcnow
 from patron.models import StaffUser
 from patron.users import service as users_service
+from patron.worker.app import set_runtime
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -176,6 +177,15 @@ async def isolated_database(
     yield IsolatedDatabase(name, url, db)
     await db.dispose()
     databases.drop(name)
+
+
+@pytest.fixture
+def job_settings(isolated_database: IsolatedDatabase, tmp_path: Path) -> Settings:
+    """Settings of the isolated database, installed as the job runtime: jobs called directly
+    (and the services they call) run on that database."""
+    settings = make_settings(isolated_database.url, tmp_path)
+    set_runtime(settings, isolated_database.database)
+    return settings
 
 
 def free_port() -> int:

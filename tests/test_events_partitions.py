@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
+import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,8 +13,8 @@ from patron.events import service
 from patron.events.tasks import ensure_event_partitions
 from patron.kit.time import utcnow
 from patron.models import TrackingEvent, TrackingEventKey
-from patron.worker.app import job_app, set_runtime
-from tests.conftest import IsolatedDatabase, make_settings
+from patron.worker.app import job_app
+from tests.conftest import IsolatedDatabase
 
 PARTITIONS = text(
     "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
@@ -114,12 +114,12 @@ async def test_the_job_forgets_idempotency_keys_after_thirty_days(db: AsyncSessi
     assert list(kept) == ["recent"]
 
 
+@pytest.mark.usefixtures("job_settings")
 async def test_the_partition_job_is_a_daily_periodic_task_that_commits_its_work(
-    isolated_database: IsolatedDatabase, tmp_path: Path
+    isolated_database: IsolatedDatabase,
 ) -> None:
     periodic = {task.task.name: task for task in job_app.periodic_registry.periodic_tasks.values()}
     assert periodic["events.partitions"].cron == "23 3 * * *"
-    set_runtime(make_settings(isolated_database.url, tmp_path), isolated_database.database)
     furthest = _name(_month(3))
     async with isolated_database.database.transaction() as db:
         await db.execute(text(f"DROP TABLE {furthest}"))

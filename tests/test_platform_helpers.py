@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.audit import service as audit
 from patron.auth.ratelimit import Limit, PostgresCounters, RateLimiter, RedisCounters
 from patron.auth.scoping import visible_to
+from patron.config import Settings
 from patron.db.engine import Database
 from patron.errors import RateLimited
 from patron.models import ApiKey, AuditEvent
@@ -163,14 +164,12 @@ async def test_redis_counters_limit_the_same_way() -> None:
         await store.close()
 
 
+@pytest.mark.usefixtures("job_settings")
 async def test_the_audit_partition_job_creates_months_ahead(
-    isolated_database: IsolatedDatabase, tmp_path: object
+    isolated_database: IsolatedDatabase,
 ) -> None:
     from patron.ops.tasks import ensure_audit_partitions, purge_expired
-    from patron.worker.app import set_runtime
-    from tests.conftest import make_settings
 
-    set_runtime(make_settings(isolated_database.url, tmp_path), isolated_database.database)  # type: ignore[arg-type]
     async with isolated_database.database.transaction() as db:
         await db.execute(
             text(
@@ -187,18 +186,15 @@ async def test_the_audit_partition_job_creates_months_ahead(
 
 
 async def test_old_sessions_and_links_are_purged(
-    isolated_database: IsolatedDatabase, tmp_path: object
+    isolated_database: IsolatedDatabase, job_settings: Settings
 ) -> None:
     from patron.audit.service import SYSTEM
     from patron.kit.time import utcnow
     from patron.models import StaffSession
     from patron.ops.tasks import purge_expired
     from patron.users import service as users
-    from patron.worker.app import set_runtime
-    from tests.conftest import make_settings
 
-    settings = make_settings(isolated_database.url, tmp_path)  # type: ignore[arg-type]
-    set_runtime(settings, isolated_database.database)
+    settings = job_settings
     long_ago = utcnow() - timedelta(days=60)
     async with isolated_database.database.transaction() as db:
         user = await users.create_user(

@@ -29,7 +29,6 @@ from patron.db.migrate import downgrade, upgrade
 from patron.kit.time import utcnow
 from patron.models import Order, OrderLine, ProductSalesDaily, ProductSalesMonthly
 from patron.orders.service import LineRequest
-from patron.worker.app import set_runtime
 from tests.conftest import (
     IsolatedDatabase,
     MakeKey,
@@ -372,12 +371,11 @@ async def _report(db: AsyncSession, first: date, **options: Any) -> tuple[Any, .
 
 
 async def test_an_upgraded_database_reads_the_lines_until_the_nightly_job_fills_its_rollup(
-    isolated_database: IsolatedDatabase, tmp_path: Path
+    isolated_database: IsolatedDatabase, job_settings: Settings
 ) -> None:
     """Orders from before migration 0020: the upgrade leaves the product rollup empty, and
     migration 0025 records that it waits for its first fill."""
-    settings = make_settings(isolated_database.url, tmp_path)
-    set_runtime(settings, isolated_database.database)
+    settings = job_settings
     long_ago = TODAY - timedelta(days=400)  # the year's whole months come from the monthly rows
     async with isolated_database.database.transaction() as db:
         shop = await build_shop(db, settings)

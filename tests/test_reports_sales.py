@@ -44,7 +44,6 @@ from patron.models import (
 from patron.models.reports import ALL_CHANNELS
 from patron.orders import service as orders
 from patron.orders.service import LineRequest, ReturnLineRequest
-from patron.worker.app import set_runtime
 from tests.conftest import IsolatedDatabase, MakeKey, MakeUser, bearer, make_settings, sign_in
 from tests.shop import Catalog, make_catalog, make_customer
 
@@ -715,10 +714,9 @@ async def _rollup_of(target: IsolatedDatabase) -> Figures:
 
 
 async def test_the_nightly_job_fills_a_rollup_that_predates_the_orders_and_repairs_recent_days(
-    isolated_database: IsolatedDatabase, tmp_path: Path
+    isolated_database: IsolatedDatabase, job_settings: Settings
 ) -> None:
-    settings = make_settings(isolated_database.url, tmp_path)
-    set_runtime(settings, isolated_database.database)
+    settings = job_settings
     expected = await _shop_without_rollup(isolated_database, settings)
 
     await rollup_nightly(timestamp=int(utcnow().timestamp()))
@@ -800,12 +798,11 @@ GIFT = [LineRequest(1, title="Gift card", unit_price=Decimal("25.00"))]
 
 
 async def test_two_orders_of_one_day_placed_at_once_neither_waits_and_both_count(
-    isolated_database: IsolatedDatabase, tmp_path: Path
+    isolated_database: IsolatedDatabase, job_settings: Settings
 ) -> None:
     """The second transaction commits while the first one (same day and channel) is still
     open: order changes only queue their day; the job then counts both committed orders."""
-    settings = make_settings(isolated_database.url, tmp_path)
-    set_runtime(settings, isolated_database.database)
+    settings = job_settings
     database = isolated_database.database
     async with database.transaction() as db:
         web = await channel(db, "Web shop")

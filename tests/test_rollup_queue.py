@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -14,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.analytics import rollups
 from patron.config import Settings
 from patron.db.engine import Database
-from patron.worker.app import run_worker, set_runtime
-from tests.conftest import IsolatedDatabase, make_settings
+from patron.worker.app import run_worker
+from tests.conftest import IsolatedDatabase
 from tests.shop import make_customer
 from tests.test_reports_sales import GIFT, TODAY, at, channel, sell
 
@@ -72,11 +71,11 @@ async def test_the_nightly_rebuild_takes_the_queued_days_of_its_range(
 
 
 @pytest.fixture
-def committed(isolated_database: IsolatedDatabase, tmp_path: Path) -> tuple[Database, Settings]:
+def committed(
+    isolated_database: IsolatedDatabase, job_settings: Settings
+) -> tuple[Database, Settings]:
     """A database with real commits, which the jobs run against."""
-    settings = make_settings(isolated_database.url, tmp_path)
-    set_runtime(settings, isolated_database.database)
-    return isolated_database.database, settings
+    return isolated_database.database, job_settings
 
 
 async def _orders(database: Database, settings: Settings, days_ago: list[int]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -16,14 +15,13 @@ from patron.models import Customer, CustomerMetrics, Segment, SegmentMembershipC
 from patron.segments import repository, service
 from patron.segments.dependencies import SegmentCycle
 from patron.segments.tasks import refresh_segments
-from patron.worker.app import job_app, set_runtime
+from patron.worker.app import job_app
 from tests.conftest import (
     IsolatedDatabase,
     MakeKey,
     MakeUser,
     audit_actions,
     bearer,
-    make_settings,
 )
 from tests.shop import make_customer
 
@@ -223,12 +221,12 @@ async def test_bad_segments_are_refused_with_stable_codes(
     assert (gone.status_code, gone.json()["error"]["code"]) == (404, "segment_not_found")
 
 
+@pytest.mark.usefixtures("job_settings")
 async def test_the_refresh_job_runs_every_quarter_hour_and_skips_a_segment_that_no_longer_compiles(
-    isolated_database: IsolatedDatabase, tmp_path: Path
+    isolated_database: IsolatedDatabase,
 ) -> None:
     periodic = {task.task.name: task for task in job_app.periodic_registry.periodic_tasks.values()}
     assert periodic["segments.refresh"].cron == "*/15 * * * *"
-    set_runtime(make_settings(isolated_database.url, tmp_path), isolated_database.database)
     async with isolated_database.database.transaction() as db:
         customer = await _customer(db, "Ann", "job")
         good = Segment(name="Job tag", kind="dynamic", expression='has tag "job"')

@@ -9,7 +9,6 @@ import asyncio
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,13 +32,11 @@ from patron.kit.ids import new_id
 from patron.models import Customer, Order, StaffUser, TimelineEntry
 from patron.models.reports import ALL_CHANNELS
 from patron.users import service as users
-from patron.worker.app import set_runtime
 from tests.conftest import (
     PASSWORD,
     IsolatedDatabase,
     MakeUser,
     Persona,
-    make_settings,
     principal_for,
 )
 from tests.test_customer_rollups import (
@@ -479,10 +476,9 @@ async def _new_owner(database: Database, ann: uuid.UUID, owner: uuid.UUID, done:
 
 
 async def test_an_owner_change_racing_an_order_change_or_the_job_loses_and_doubles_nothing(
-    isolated_database: IsolatedDatabase, tmp_path: Path
+    isolated_database: IsolatedDatabase, job_settings: Settings
 ) -> None:
-    settings = make_settings(isolated_database.url, tmp_path)
-    set_runtime(settings, isolated_database.database)
+    settings = job_settings
     database = isolated_database.database
     first, second, ann = await _owned_ones(database, settings)
 
