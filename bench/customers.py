@@ -36,6 +36,7 @@ from bench.servers import (
     SESSION_COOKIE,
     PatronServer,
     PostgresServer,
+    add_server_workers_argument,
     create_api_key,
     serve,
     sign_in,
@@ -60,6 +61,7 @@ class CustomersOptions:
     reuse_database: str | None = None
     demo_password: str | None = None
     keep: bool = False
+    server_workers: int = 1
 
     @classmethod
     def of(cls, context: Context) -> CustomersOptions:
@@ -88,6 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--keep", action="store_true", help="keep the loaded database and print how to reuse it"
     )
+    add_server_workers_argument(group)
 
 
 @dataclass(frozen=True)
@@ -451,7 +454,7 @@ def run(context: Context) -> Report:
         NAME,
         TITLE,
         postgres=postgres,
-        server="patron serve --no-worker (one uvicorn process), JSON logs at INFO",
+        server=f"patron serve --no-worker --workers {options.server_workers}, JSON logs at INFO",
         clients=run_options.clients,
         duration_s=run_options.duration,
         warmup_s=run_options.warmup,
@@ -484,7 +487,9 @@ def run(context: Context) -> Report:
     plans: dict[str, str] = {}
     baselines: dict[str, Figure] = {}
     try:
-        with serve(postgres, database, password, run_options.workdir) as server:
+        with serve(
+            postgres, database, password, run_options.workdir, workers=options.server_workers
+        ) as server:
             key = create_api_key(
                 server, email=ADMIN_EMAIL, scopes=["customers:read", "orders:read"]
             )

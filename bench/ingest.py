@@ -41,7 +41,14 @@ from sqlalchemy import event, select
 from bench.harness import Context, run_async, say, start_report
 from bench.load import BenchError, LoadResult, check_result
 from bench.report import Figure, Report, load_average
-from bench.servers import ADMIN_EMAIL, REPO_ROOT, PatronServer, create_api_key, patron_server
+from bench.servers import (
+    ADMIN_EMAIL,
+    REPO_ROOT,
+    PatronServer,
+    add_server_workers_argument,
+    create_api_key,
+    patron_server,
+)
 from patron.config import Settings
 from patron.db.engine import Database
 from patron.integrations import processing
@@ -70,12 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--worker-concurrency", type=int, default=4, help="jobs the worker runs at once"
     )
-    group.add_argument(
-        "--server-workers",
-        type=int,
-        default=1,
-        help="server processes (patron serve --workers; default 1)",
-    )
+    add_server_workers_argument(group)
     group.add_argument(
         "--pool-size",
         type=int,

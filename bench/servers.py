@@ -8,6 +8,7 @@ every process started here is stopped by its PID.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import re
@@ -147,6 +148,16 @@ class PatronServer:
                 continue
             total += times.user + times.system
         return total
+
+
+def add_server_workers_argument(group: argparse._ArgumentGroup) -> None:
+    """``--server-workers``: how many ``patron serve`` processes a capability runs."""
+    group.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="server processes (patron serve --workers; default 1)",
+    )
 
 
 def free_port() -> int:
