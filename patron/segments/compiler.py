@@ -11,7 +11,7 @@ import calendar
 import difflib
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -107,6 +107,7 @@ PURPOSE = "marketing"
 class Context:
     catalog: Catalog
     now: datetime
+    under_or: bool = False  # inside an "or": PostgreSQL may test a condition more than once
 
 
 def shift(moment: datetime, period: Period) -> datetime:
@@ -439,17 +440,24 @@ def _did_recently(node: Did, ctx: Context) -> Clause | None:
         return None
     latest = CustomerEventRecent.recent[nth]
     reached = latest.is_not(None) if node.within is None else latest >= shift(ctx.now, node.within)
-    # EXISTS, not IN: an anti- or semi-join under AND, and under OR an index probe of the
-    # primary key per customer when the set is too big to hash (an IN would rescan it)
-    found = (
-        exists()
-        .where(
-            CustomerEventRecent.customer_id == Customer.id,
-            CustomerEventRecent.name == node.event,
-            reached,
+    rows = [CustomerEventRecent.name == node.event, reached]
+    if ctx.under_or:
+        # under an OR, PostgreSQL tests the condition on the customer scan and again on the
+        # join with the metrics, and built the set for each (two scans of the name's rows,
+        # 0.3-1.6 s each at a million customers): the customers once, as a materialized CTE
+        reaching = (
+            select(CustomerEventRecent.customer_id).where(*rows).cte().prefix_with("MATERIALIZED")
         )
-        .correlate(Customer)
-    )
+        found = exists().where(reaching.c.customer_id == Customer.id).correlate(Customer)
+    else:
+        # EXISTS, not IN: an anti- or semi-join (a NOT IN cannot be one), whose scan of the
+        # name's rows may run in parallel (a CTE's may not: 0.4 s against 0.8 s for the
+        # event-count benchmark at a million customers)
+        found = (
+            exists()
+            .where(CustomerEventRecent.customer_id == Customer.id, *rows)
+            .correlate(Customer)
+        )
     return found if node.times_op == ">=" else not_(found)
 
 
@@ -485,7 +493,8 @@ def condition(node: Node, ctx: Context) -> Clause:
     if isinstance(node, AllOf):
         return and_(*(condition(item, ctx) for item in node.items))
     if isinstance(node, AnyOf):
-        return or_(*(condition(item, ctx) for item in node.items))
+        either = replace(ctx, under_or=True)
+        return or_(*(condition(item, either) for item in node.items))
     if isinstance(node, Not):
         return not_(condition(node.item, ctx))
     if isinstance(node, Compare):
