@@ -2,15 +2,17 @@
 the orders and the customers' figures are there.
 
 ``patron serve --no-worker`` runs on a throwaway migrated database with one Shopify
-connection, and no worker competes for the machine while deliveries arrive. First
-saturation: ``--clients`` senders post signed ``orders/create`` deliveries (each a new order of
-two lines; one customer for every three orders, so metrics move) as fast as they are answered
-for ``--duration`` seconds, at most ``--deliveries`` of them. Then a store's steady stream:
-``--rate`` deliveries a second for ``--duration`` seconds, sent on schedule whatever the answers
-(an open loop, as a store sends them), each one's latency counted from the moment it was due,
-so a server falling behind shows as queueing. Then ``patron worker`` starts and the clock runs
-until every receipt is processed: that is the processing rate, and the time until the last
-order and its customer's metrics are visible.
+connection, and no worker competes for the machine while deliveries arrive. After
+``--warmup`` seconds of unrecorded deliveries (the server's first requests open its
+connection pools and set up its routes), first saturation: ``--clients`` senders post signed
+``orders/create`` deliveries (each a new order of two lines; one customer for every three
+orders, so metrics move) as fast as they are answered for ``--duration`` seconds, at most
+``--deliveries`` of them. Then a store's steady stream: ``--rate`` deliveries a second for
+``--duration`` seconds, sent on schedule whatever the answers (an open loop, as a store sends
+them), each one's latency counted from the moment it was due, so a server falling behind
+shows as queueing. Then ``patron worker`` starts and the clock runs until every receipt is
+processed: that is the processing rate, and the time until the last order and its
+customer's metrics are visible.
 
 The lower bound, in the same run on the same server: ``--clients`` psycopg connections insert
 the same request bodies (with their headers) as single-row committed transactions into a bare
@@ -494,6 +496,21 @@ def run(context: Context) -> Report:
         conninfo = context.postgres.libpq_url(server.database)
         connection_id = _connect_store(server, secret)
         path = f"/webhooks/shopify/{connection_id}"
+        warmed = 0
+        if options.warmup > 0:  # the server's first requests (its pools, lazy set-up) unrecorded
+            say(f"Warming up with {options.clients} senders for {options.warmup:g} s…")
+            warm = run_async(
+                _send(
+                    server,
+                    path,
+                    secret,
+                    clients=options.clients,
+                    duration=options.warmup,
+                    limit=limit,
+                )
+            )
+            check_result("warm-up deliveries", warm)
+            warmed = warm.total
         say(f"Sending signed orders/create deliveries with {options.clients} senders…")
         sent = run_async(
             _send(
@@ -503,6 +520,7 @@ def run(context: Context) -> Report:
                 clients=options.clients,
                 duration=options.duration,
                 limit=limit,
+                first=warmed + 1,
             )
         )
         check_result("orders/create deliveries", sent)
@@ -514,7 +532,14 @@ def run(context: Context) -> Report:
         if paced_count:
             say(f"A steady stream: {rate:g} deliveries a second, {paced_count:,} of them…")
             paced = run_async(
-                _paced(server, path, secret, rate=rate, count=paced_count, first=sent.total + 1)
+                _paced(
+                    server,
+                    path,
+                    secret,
+                    rate=rate,
+                    count=paced_count,
+                    first=warmed + sent.total + 1,
+                )
             )
             check_result("steady deliveries", paced)
             figures.append(
@@ -522,7 +547,7 @@ def run(context: Context) -> Report:
                     f"POST /webhooks/shopify at a steady {rate:g}/s (open loop)", paced
                 )
             )
-        accepted = sum(figure.succeeded for figure in figures)
+        accepted = warmed + sum(figure.succeeded for figure in figures)
         elapsed = sum(figure.duration for figure in figures)
         say(f"  {accepted:,} acknowledged in {elapsed:,.1f} s; processing them with a worker…")
         seconds, failed = _process(server, conninfo, concurrency)
