@@ -496,33 +496,28 @@ def run(context: Context) -> Report:
         conninfo = context.postgres.libpq_url(server.database)
         connection_id = _connect_store(server, secret)
         path = f"/webhooks/shopify/{connection_id}"
-        warmed = 0
-        if options.warmup > 0:  # the server's first requests (its pools, lazy set-up) unrecorded
-            say(f"Warming up with {options.clients} senders for {options.warmup:g} s…")
-            warm = run_async(
+
+        def flat_out(seconds: float, first: int) -> LoadResult:
+            return run_async(
                 _send(
                     server,
                     path,
                     secret,
                     clients=options.clients,
-                    duration=options.warmup,
+                    duration=seconds,
                     limit=limit,
+                    first=first,
                 )
             )
+
+        warmed = 0
+        if options.warmup > 0:  # the server's first requests (its pools, lazy set-up) unrecorded
+            say(f"Warming up with {options.clients} senders for {options.warmup:g} s…")
+            warm = flat_out(options.warmup, 1)
             check_result("warm-up deliveries", warm)
             warmed = warm.total
         say(f"Sending signed orders/create deliveries with {options.clients} senders…")
-        sent = run_async(
-            _send(
-                server,
-                path,
-                secret,
-                clients=options.clients,
-                duration=options.duration,
-                limit=limit,
-                first=warmed + 1,
-            )
-        )
+        sent = flat_out(options.duration, warmed + 1)
         check_result("orders/create deliveries", sent)
         figures = [
             Figure.from_load(

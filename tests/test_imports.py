@@ -9,7 +9,6 @@ import io
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -50,7 +49,6 @@ from tests.conftest import (
     MakeUser,
     audit_actions,
     bearer,
-    make_settings,
     principal_for,
 )
 
@@ -967,9 +965,9 @@ async def test_the_panel_uploads_maps_checks_and_imports_a_file(
 
 
 async def test_an_import_and_a_bulk_action_on_the_same_customers_queue_instead_of_deadlocking(
-    isolated_database: IsolatedDatabase, tmp_path: Path
+    isolated_database: IsolatedDatabase, job_settings: Settings
 ) -> None:
-    settings = make_settings(isolated_database.url, tmp_path)
+    settings = job_settings
     database = isolated_database.database
     async with database.transaction() as db:
         admin = await users.create_user(

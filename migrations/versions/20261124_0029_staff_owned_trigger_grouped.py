@@ -24,9 +24,14 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _owner(rows: str) -> str:
+    """The owner whose figures a customer's orders count in: a live (not merged) one's."""
+    return f"CASE WHEN {rows}.merged_into_id IS NULL THEN {rows}.owner_id END"
+
+
 def _owner_text(rows: str) -> str:
-    """A live (not merged) customer's owner, as text (text has max(); uuid has not)."""
-    return f"CAST(CASE WHEN {rows}.merged_into_id IS NULL THEN {rows}.owner_id END AS text)"
+    """:func:`_owner` as text (text has max(); uuid has not)."""
+    return f"CAST({_owner(rows)} AS text)"
 
 
 # one row per updated customer with its owner before and after, kept where they differ
@@ -88,11 +93,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # 0027's version: the owner before and after from a join of the old and new rows
-    def owner(row: str) -> str:
-        return f"CASE WHEN {row}.merged_into_id IS NULL THEN {row}.owner_id END"
-
     joined = (
-        f"SELECT o.id, {owner('o')} AS was, {owner('n')} AS now FROM old_rows o"  # noqa: S608
-        f" JOIN new_rows n ON n.id = o.id WHERE {owner('o')} IS DISTINCT FROM {owner('n')}"
+        f"SELECT o.id, {_owner('o')} AS was, {_owner('n')} AS now FROM old_rows o"  # noqa: S608
+        f" JOIN new_rows n ON n.id = o.id WHERE {_owner('o')} IS DISTINCT FROM {_owner('n')}"
     )
     op.execute(GROUPED.replace(_MOVED_BY_UPDATE, joined))

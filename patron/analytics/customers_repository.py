@@ -233,9 +233,9 @@ async def spend_by(db: AsyncSession, scope: OrderScope, *untils: datetime) -> li
     from their first orders; from the rollups: one statement for every instant."""
     if scope.rolled_up:
         return await _rolled_spend(db, scope, untils)
+    firsts = scope.first_orders()
     spent = []
     for until in untils:
-        firsts = scope.first_orders()
         net = await db.scalar(
             select(func.coalesce(func.sum(NET_SPENT), 0)).where(
                 *scope.orders(), Order.placed_at < until
