@@ -6,7 +6,7 @@ database, or a kept one is reused (``--reuse-database NAME --demo-password …``
 
 Segments: five typical segments written in Patron's segment language go through Patron's own
 code path for the live count and preview, in process: ``compile_for`` (parse, check,
-compile), ``repository.member_ids`` for the administrator and ``repository.preview`` (the
+compile), ``repository.member_queries`` for the administrator and ``repository.preview`` (the
 count, then the first 50 members in the panel's order, under the preview's statement
 timeout), on Patron's async engine. Beside each, hand-written SQL answering the same
 question (a count, then the same first page) runs on a plain psycopg connection. Each side
@@ -171,7 +171,7 @@ async def patron_preview(
     async with database.transaction() as db:
         compiled = await compile_for(db, case.expression, now=now)
         found = await repository.preview(
-            db, repository.member_ids(principal, compiled.where), limit=PAGE
+            db, repository.member_queries(principal, compiled.alternatives), limit=PAGE
         )
     return Answer(found.count, [member.id for member in found.members])
 

@@ -361,6 +361,10 @@ def _groups(children: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
 
 
 trees = st.recursive(conditions, _groups, max_leaves=5)
+# an "or" over a purchase or an event condition at the top: previews run its branches apart
+either_over_sets = st.tuples(st.one_of(purchases(), event_conditions()), trees).map(
+    lambda pair: AnyOf(pair)
+)
 
 # -- the reference reading -------------------------------------------------------------------
 
@@ -670,7 +674,7 @@ async def admin(db: AsyncSession, make_user: MakeUser) -> Principal:
 )
 @given(
     crowd=st.lists(people, min_size=1, max_size=6),
-    tree=trees,
+    tree=st.one_of(either_over_sets, trees),
     # how many latest events the compiler may read: counts beyond it take the daily rows
     # (the table keeps RECENT_EVENTS; fewer sends the small counts drawn down both paths)
     kept=st.sampled_from([1, 2, RECENT_EVENTS]),
@@ -690,7 +694,13 @@ async def test_the_sql_selects_exactly_the_customers_the_reference_reading_selec
         found = set((await db.scalars(query)).all())
         expected = {person.id for person in crowd if evaluate(person, tree)}
         event("none" if not expected else "all" if expected == ids else "some")
+        event(f"{len(compiled.alternatives)} alternative(s)")
         assert found == expected, text
+        # the preview's path: the members of the alternatives together
+        together: set[uuid.UUID] = set()
+        for part in repository.member_queries(admin, compiled.alternatives):
+            together |= set((await db.scalars(part.where(Customer.id.in_(ids)))).all())
+        assert together == expected, text
     finally:
         await savepoint.rollback()
 
@@ -752,6 +762,46 @@ async def test_event_counts_beyond_the_latest_events_kept_stay_exact(
     assert await selects(ever.format("at most", 13))
     assert not await selects(ever.format("at most", 10))  # needs the eleventh: daily rows
     assert not await selects(ever.format("at most", 9))
+
+
+async def test_an_or_over_events_previews_from_its_branches_with_the_same_count_and_page(
+    db: AsyncSession, admin: Principal
+) -> None:
+    """A top-level ``or`` that reads events runs as one statement per branch: the count is
+    of the members of either branch once each, the page the first of them in id order, as
+    the whole expression in one statement gives."""
+    tag = f"alt-{SUFFIX}"
+    people = [
+        Customer(first_name=f"P{n}", tags=[tag], country=("US", "DE")[n % 2]) for n in range(24)
+    ]
+    db.add_all(people)
+    await db.flush()
+    viewers = [person for n, person in enumerate(people) if n % 3 == 0]  # some US, some DE
+    db.add_all(
+        TrackingEvent(occurred_at=NOW - timedelta(hours=hour), customer_id=person.id,
+                      name="viewed_product", source="test")
+        for person in viewers for hour in (1, 2)
+    )  # fmt: skip
+    await db.flush()
+    text = (
+        f'(has tag "{tag}" and country = "US") or '
+        f'(has tag "{tag}" and did "viewed_product" at least 2 times within 7 days)'
+    )
+    compiled = compile_text(text, await repository.load_catalog(db), now=NOW)
+    assert len(compiled.alternatives) == 2
+    expected = sorted(p.id for p in people if p.country == "US" or p in viewers)
+    assert len(expected) == 16  # 12 in the US, and the 4 viewers in Germany
+    for limit in (5, 20):
+        apart = await repository.preview(
+            db, repository.member_queries(admin, compiled.alternatives), limit=limit
+        )
+        whole = await repository.preview(
+            db, repository.member_ids(admin, compiled.where), limit=limit
+        )
+        assert apart.count == whole.count == len(expected)
+        assert [m.id for m in apart.members] == [m.id for m in whole.members] == expected[:limit]
+    profile_only = compile_text(f'has tag "{tag}" or country = "US"', compiled.catalog, now=NOW)
+    assert len(profile_only.alternatives) == 1  # one scan of the customers answers it
 
 
 async def test_a_preview_runs_with_jit_off_and_the_segment_work_mem(

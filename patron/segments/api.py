@@ -45,8 +45,8 @@ def problem_of(error: SegmentError) -> ProblemOut:
 )
 async def preview(body: ExpressionIn, principal: SegmentPreview, db: ReadSession) -> PreviewOut:
     compiled = await compile_for(db, body.expression)
-    query = repository.member_ids(principal, compiled.where)
-    found = await repository.preview(db, query)
+    queries = repository.member_queries(principal, compiled.alternatives)
+    found = await repository.preview(db, queries)
     return PreviewOut(
         count=found.count,
         members=[MemberOut.model_validate(member) for member in found.members],

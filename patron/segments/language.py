@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.kit.time import utcnow
 from patron.segments import repository
 from patron.segments.ast import Node
-from patron.segments.compiler import Context, condition
+from patron.segments.compiler import Context, alternatives, condition
 from patron.segments.fields import Catalog
 from patron.segments.parser import parse
 
@@ -21,13 +21,16 @@ class Compiled:
     tree: Node
     where: ColumnElement[bool]
     catalog: Catalog
+    # conditions whose members together are ``where``'s, for counting and the first page:
+    # the branches of a top-level "or" that reads orders or events, each run on its own
+    alternatives: tuple[ColumnElement[bool], ...]
 
 
 def compile_text(text: str, catalog: Catalog, *, now: datetime | None = None) -> Compiled:
     """Parse and compile; raises a ``SegmentError`` for anything that cannot run."""
     tree = parse(text)
-    where = condition(tree, Context(catalog, now or utcnow()))
-    return Compiled(tree, where, catalog)
+    context = Context(catalog, now or utcnow())
+    return Compiled(tree, condition(tree, context), catalog, alternatives(tree, context))
 
 
 async def compile_for(db: AsyncSession, text: str, *, now: datetime | None = None) -> Compiled:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +19,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    union,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,6 +74,13 @@ def member_ids(principal: Principal, condition: ColumnElement[bool]) -> Select[u
     )
 
 
+def member_queries(
+    principal: Principal, conditions: Sequence[ColumnElement[bool]]
+) -> list[Select[uuid.UUID]]:
+    """:func:`member_ids` of each condition (a compiled expression's ``alternatives``)."""
+    return [member_ids(principal, condition) for condition in conditions]
+
+
 async def tune_for_segments(db: AsyncSession) -> None:
     """Planner settings for evaluating segments, local to the transaction: JIT off (compiling
     a segment's many expressions cost seconds more than it saved: the nested benchmark case
@@ -103,16 +112,28 @@ class Preview:
 
 async def preview(
     db: AsyncSession,
-    query: Select[uuid.UUID],
+    queries: Select[uuid.UUID] | Sequence[Select[uuid.UUID]],
     *,
     limit: int = 20,
     timeout_ms: int = TIMEOUT_MS,
 ) -> Preview:
-    """The count and the first ``limit`` members (oldest first), or ``segment_timeout``."""
-    members = query.subquery()
+    """The count and the first ``limit`` members (oldest first), or ``segment_timeout``.
+
+    The members are those of every query in ``queries`` (see
+    :func:`patron.segments.compiler.alternatives`). Of several, each query's own first
+    ``limit`` ids (in id order, so each may stop early) hold the union's first ``limit``.
+    """
+    parts = [queries] if isinstance(queries, Select) else list(queries)
+    if len(parts) == 1:
+        members = parts[0].subquery()
+        first = members
+    else:
+        members = union(*parts).subquery()
+        firsts = [part.order_by(Customer.id).limit(limit) for part in parts]
+        first = union(*(select(part.subquery()) for part in firsts)).subquery()
     page = (
         select(Customer, func.coalesce(CustomerMetrics.total_spent, 0))
-        .join(members, members.c.id == Customer.id)
+        .join(first, first.c.id == Customer.id)
         .outerjoin(CustomerMetrics, CustomerMetrics.customer_id == Customer.id)
         .order_by(Customer.id)
         .limit(limit)

@@ -235,7 +235,9 @@ async def preview(
         try:
             compiled = await compile_for(db, expression)
             found = await repository.preview(
-                db, repository.member_ids(principal, compiled.where), limit=PREVIEW_MEMBERS
+                db,
+                repository.member_queries(principal, compiled.alternatives),
+                limit=PREVIEW_MEMBERS,
             )
             context.update(found=found, canonical=to_text(compiled.tree))
         except SegmentError as error:
