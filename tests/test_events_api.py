@@ -330,6 +330,30 @@ async def test_a_batch_keeps_the_good_events_and_reports_the_bad_ones_by_positio
     assert sorted(e.name for e in stored) == ["added_to_cart", "viewed_product"]
 
 
+async def test_a_batch_is_stored_by_one_statement_so_the_rollup_triggers_run_once(
+    client: httpx2.AsyncClient, headers: dict[str, str], db: AsyncSession
+) -> None:
+    """Row by row (psycopg's executemany), every event fired the statement triggers that keep
+    the segment rollups, and concurrent batches upserting the same rollup rows in their own
+    orders deadlocked (HTTP 500 under load). One INSERT's rows share a command id."""
+    customer = await make_customer(db)
+    names = ["viewed_product", "searched", "viewed_product", "added_to_cart"]
+    events = [{"customer_id": str(customer.id), "name": name} for name in names]
+    response = await client.post("/api/v1/events/batch", headers=headers, json={"events": events})
+    assert response.json()["created"] == 4
+    ids = [uuid.UUID(item["id"]) for item in response.json()["items"]]
+    commands = text("SELECT count(DISTINCT cmin::text) FROM tracking_event WHERE id = ANY(:ids)")
+    assert await db.scalar(commands, {"ids": ids}) == 1
+    kept = text(
+        "SELECT name, cardinality(recent) FROM customer_event_recent WHERE customer_id = :c"
+    )
+    assert dict((await db.execute(kept, {"c": customer.id})).all()) == {
+        "viewed_product": 2,
+        "searched": 1,
+        "added_to_cart": 1,
+    }
+
+
 async def test_a_batch_has_at_most_500_events(
     client: httpx2.AsyncClient, headers: dict[str, str]
 ) -> None:

@@ -57,9 +57,14 @@ async def customers_of_events(
 
 
 async def add_events(db: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """One multi-row INSERT (a batch of events)."""
+    """One multi-row INSERT (a batch of events).
+
+    A VALUES list, not an executemany: psycopg runs an executemany as one INSERT per row,
+    and every INSERT fires the statement triggers that keep the segment rollups, so a batch
+    of 500 ran them 500 times, and two concurrent batches upserting the same rollup rows in
+    their own orders deadlocked. In one statement the triggers run once, in key order."""
     if rows:
-        await db.execute(insert(TrackingEvent), list(rows))
+        await db.execute(insert(TrackingEvent).values(list(rows)))
 
 
 async def live_customer(db: AsyncSession, customer_id: uuid.UUID) -> Customer | None:
