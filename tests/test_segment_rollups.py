@@ -12,11 +12,13 @@ from decimal import Decimal
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patron.db.migrate import downgrade, upgrade
 from patron.events import repository as events
 from patron.kit.ids import new_id
 from patron.models import Customer, Order, OrderLine, TrackingEvent
 from patron.models.events import RECENT_EVENTS
 from patron.segments.rollups import rebuild_events
+from tests.conftest import IsolatedDatabase
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -202,3 +204,35 @@ async def test_order_facts_on_lines_follow_the_order(db: AsyncSession) -> None:
         .values(order_id=other.id)
     )  # fmt: skip
     assert (await db.execute(LINES_OFF, {"ids": ids})).all() == []
+
+
+async def test_the_latest_events_move_to_name_partitions_and_back_with_every_row_kept(
+    isolated_database: IsolatedDatabase,
+) -> None:
+    """Migration 0030 copies the kept latest events into a table partitioned by name (and
+    its downgrade back into one heap); the triggers go on keeping them either way."""
+    async with isolated_database.database.transaction() as db:
+        ids = await _customers(db, 3)
+        names = ("viewed_product", "searched", "added_to_cart")
+        await events.add_events(
+            db, [_event(c, h, name) for c in ids for name in names for h in range(12)]
+        )
+        before = (await db.execute(text(f"{KEPT} ORDER BY 1, 2"), {"ids": ids})).all()
+    assert len(before) == 9
+    await isolated_database.database.dispose()
+
+    kind = text("SELECT relkind FROM pg_class WHERE relname = 'customer_event_recent'")
+    for revision, layout in (("0029", "r"), ("head", "p")):  # one heap, then partitioned
+        (downgrade if revision == "0029" else upgrade)(isolated_database.url, revision)
+        async with isolated_database.database.transaction() as db:
+            assert await db.scalar(kind) == layout
+            assert (await db.execute(text(f"{KEPT} ORDER BY 1, 2"), {"ids": ids})).all() == before
+            await events.add_events(db, [_event(ids[0], 0, "searched")])  # still kept
+            assert await _rollup_exact(db, ids) == 9 * 12 + 1
+            await db.rollback()
+        await isolated_database.database.dispose()
+    async with isolated_database.database.transaction() as db:
+        placed = text(
+            "SELECT name, count(DISTINCT tableoid) FROM customer_event_recent GROUP BY name"
+        )
+        assert dict((await db.execute(placed)).all()) == dict.fromkeys(names, 1)

@@ -89,9 +89,11 @@ class CustomerEventRecent(Base):
     first (ties repeated): "at least N times within D days" is ``recent[N] >= start``, one
     row per customer instead of a row per day. Kept current by statement triggers on
     ``tracking_event`` (migration 0028) in the transaction that adds, moves or deletes
-    events; a customer with no events of the name has no row."""
+    events; a customer with no events of the name has no row. Hash-partitioned by name
+    (migration 0030: 16 partitions), so a condition reads its name's rows, not every name's."""
 
     __tablename__ = "customer_event_recent"
+    __table_args__ = ({"postgresql_partition_by": "HASH (name)"},)
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
