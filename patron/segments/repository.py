@@ -231,11 +231,20 @@ async def remove_members(
 async def record_changes(
     db: AsyncSession, segment_id: uuid.UUID, *, entered: list[uuid.UUID], exited: list[uuid.UUID]
 ) -> int:
-    """Writes the entered/exited rows and a size row; returns the size."""
-    rows = [{"segment_id": segment_id, "customer_id": c, "change": "entered"} for c in entered]
-    rows += [{"segment_id": segment_id, "customer_id": c, "change": "exited"} for c in exited]
-    if rows:
-        await db.execute(insert(SegmentMembershipChange), rows)
+    """Writes the entered/exited rows and a size row; returns the size.
+
+    Each kind of change in one INSERT from an array (an executemany is one INSERT per row with
+    psycopg: 4.5 s for the 65,000 customers entering a segment at full scale)."""
+    for change, ids in (("entered", entered), ("exited", exited)):
+        if not ids:
+            continue
+        customers = func.unnest(bindparam("ids", ids, type_=ARRAY(Uuid)))
+        rows = select(literal(segment_id, Uuid), customers, literal(change))
+        await db.execute(
+            insert(SegmentMembershipChange).from_select(
+                ["segment_id", "customer_id", "change"], rows
+            )
+        )
     size = await db.scalar(
         select(func.count())
         .select_from(SegmentMember)
