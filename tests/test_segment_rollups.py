@@ -222,8 +222,8 @@ async def test_the_latest_events_move_to_name_partitions_and_back_with_every_row
     await isolated_database.database.dispose()
 
     kind = text("SELECT relkind FROM pg_class WHERE relname = 'customer_event_recent'")
-    for revision, layout in (("0029", "r"), ("head", "p")):  # one heap, then partitioned
-        (downgrade if revision == "0029" else upgrade)(isolated_database.url, revision)
+    for migrate, revision, layout in ((downgrade, "0029", "r"), (upgrade, "head", "p")):
+        migrate(isolated_database.url, revision)  # one heap, then partitioned
         async with isolated_database.database.transaction() as db:
             assert await db.scalar(kind) == layout
             assert (await db.execute(text(f"{KEPT} ORDER BY 1, 2"), {"ids": ids})).all() == before

@@ -199,12 +199,12 @@ async def test_a_count_that_runs_too_long_is_stopped_and_reported_as_a_timeout(
     slow: Any = select(Customer.id).where(text("pg_sleep(0.2) IS NOT NULL"))
     await make_customer(db)
     with pytest.raises(SegmentTimeout) as caught:
-        await repository.preview(db, slow, timeout_ms=20)
+        await repository.preview(db, [slow], timeout_ms=20)
     assert (caught.value.status, caught.value.code) == (503, "segment_timeout")
     # the session goes on, and without the short timeout
     assert await db.scalar(select(func.current_setting("statement_timeout"))) != "20ms"
     assert (
-        await repository.preview(db, select(Customer.id).where(Customer.id.is_(None)))
+        await repository.preview(db, [select(Customer.id).where(Customer.id.is_(None))])
     ).count == 0
 
 

@@ -796,7 +796,7 @@ async def test_an_or_over_events_previews_from_its_branches_with_the_same_count_
             db, repository.member_queries(admin, compiled.alternatives), limit=limit
         )
         whole = await repository.preview(
-            db, repository.member_ids(admin, compiled.where), limit=limit
+            db, [repository.member_ids(admin, compiled.where)], limit=limit
         )
         assert apart.count == whole.count == len(expected)
         assert [m.id for m in apart.members] == [m.id for m in whole.members] == expected[:limit]
@@ -808,7 +808,7 @@ async def test_a_preview_runs_with_jit_off_and_the_segment_work_mem(
     db: AsyncSession, admin: Principal
 ) -> None:
     where = compile_text('did "viewed_product" at least 2 times', await repository.load_catalog(db))
-    await repository.preview(db, repository.member_ids(admin, where.where))
+    await repository.preview(db, [repository.member_ids(admin, where.where)])
     setting = func.current_setting
     assert await db.scalar(select(setting("jit"))) == "off"
     assert await db.scalar(select(setting("work_mem"))) == f"{get_settings().segment_work_mem_mb}MB"

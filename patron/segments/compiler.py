@@ -528,19 +528,19 @@ def _reads_sets(node: Node) -> bool:
     return isinstance(node, Bought | Did | InSegment)
 
 
-def alternatives(node: Node, ctx: Context) -> tuple[Clause, ...]:
-    """Conditions whose members, together, are ``node``'s: the branches of a top-level
-    ``or`` when one of them reads orders, events or segments, else ``node``'s one condition.
+def branches(node: Node) -> tuple[Node, ...]:
+    """Parts whose members, together, are ``node``'s: the branches of a top-level ``or``
+    when one of them reads orders, events or segments, else ``node`` alone.
 
-    Each branch then runs as its own statement, with its own plan: a set under an ``or``
+    Previews run each branch as its own statement, with its own plan: a set under an ``or``
     can be neither a semi-join nor walked in id order, so PostgreSQL built every branch's
     set, tested the ``or`` on every customer, and did it all again for the first page (the
     nested benchmark segment: 1.7 s at a million customers). Apart, a branch's set
     drives its own join, and its first page stops after a page of members.
     """
     if isinstance(node, AnyOf) and any(_reads_sets(item) for item in node.items):
-        return tuple(condition(item, ctx) for item in node.items)
-    return (condition(node, ctx),)
+        return node.items
+    return (node,)
 
 
 def _in_segment(node: InSegment, ctx: Context) -> Clause:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from patron.kit.time import utcnow
 from patron.segments import repository
 from patron.segments.ast import Node
-from patron.segments.compiler import Context, alternatives, condition
+from patron.segments.compiler import Context, branches, condition
 from patron.segments.fields import Catalog
 from patron.segments.parser import parse
 
@@ -30,7 +30,10 @@ def compile_text(text: str, catalog: Catalog, *, now: datetime | None = None) ->
     """Parse and compile; raises a ``SegmentError`` for anything that cannot run."""
     tree = parse(text)
     context = Context(catalog, now or utcnow())
-    return Compiled(tree, condition(tree, context), catalog, alternatives(tree, context))
+    where = condition(tree, context)
+    parts = branches(tree)
+    alternatives = (where,) if len(parts) == 1 else tuple(condition(p, context) for p in parts)
+    return Compiled(tree, where, catalog, alternatives)
 
 
 async def compile_for(db: AsyncSession, text: str, *, now: datetime | None = None) -> Compiled:

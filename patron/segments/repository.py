@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -112,7 +113,7 @@ class Preview:
 
 async def preview(
     db: AsyncSession,
-    queries: Select[uuid.UUID] | Sequence[Select[uuid.UUID]],
+    queries: Sequence[Select[uuid.UUID]],
     *,
     limit: int = 20,
     timeout_ms: int = TIMEOUT_MS,
@@ -120,17 +121,16 @@ async def preview(
     """The count and the first ``limit`` members (oldest first), or ``segment_timeout``.
 
     The members are those of every query in ``queries`` (see
-    :func:`patron.segments.compiler.alternatives`). Of several, each query's own first
+    :func:`patron.segments.compiler.branches`). Of several, each query's own first
     ``limit`` ids (in id order, so each may stop early) hold the union's first ``limit``.
     """
-    parts = [queries] if isinstance(queries, Select) else list(queries)
-    if len(parts) == 1:
-        members = parts[0].subquery()
+    if len(queries) == 1:
+        members = queries[0].subquery()
         first = members
     else:
-        members = union(*parts).subquery()
-        firsts = [part.order_by(Customer.id).limit(limit) for part in parts]
-        first = union(*(select(part.subquery()) for part in firsts)).subquery()
+        members = union(*queries).subquery()
+        firsts = [query.order_by(Customer.id).limit(limit) for query in queries]
+        first = union(*(select(query.subquery()) for query in firsts)).subquery()
     page = (
         select(Customer, func.coalesce(CustomerMetrics.total_spent, 0))
         .join(first, first.c.id == Customer.id)
@@ -228,6 +228,11 @@ async def remove_members(
     return list(await db.scalars(statement.returning(SegmentMember.customer_id)))
 
 
+def _each(ids: list[uuid.UUID]) -> ColumnElement[Any]:
+    """One row per id, from one array parameter (``unnest``)."""
+    return func.unnest(bindparam("ids", ids, type_=ARRAY(Uuid)))
+
+
 async def record_changes(
     db: AsyncSession, segment_id: uuid.UUID, *, entered: list[uuid.UUID], exited: list[uuid.UUID]
 ) -> int:
@@ -238,8 +243,7 @@ async def record_changes(
     for change, ids in (("entered", entered), ("exited", exited)):
         if not ids:
             continue
-        customers = func.unnest(bindparam("ids", ids, type_=ARRAY(Uuid)))
-        rows = select(literal(segment_id, Uuid), customers, literal(change))
+        rows = select(literal(segment_id, Uuid), _each(ids), literal(change))
         await db.execute(
             insert(SegmentMembershipChange).from_select(
                 ["segment_id", "customer_id", "change"], rows
@@ -331,9 +335,7 @@ async def dynamic_segments(db: AsyncSession) -> list[Segment]:
 async def mark_changed(db: AsyncSession, customer_ids: list[uuid.UUID]) -> None:
     """Marks the customers as changed. An existing mark is updated, not skipped: that locks
     it until this transaction ends, so the job cannot take it before seeing this change."""
-    ids = select(
-        func.unnest(bindparam("ids", sorted(customer_ids), type_=ARRAY(Uuid))).label("id")
-    ).order_by("id")
+    ids = select(_each(sorted(customer_ids)).label("id")).order_by("id")
     statement = pg_insert(SegmentChangedCustomer).from_select(["customer_id"], ids)
     await db.execute(
         statement.on_conflict_do_update(
